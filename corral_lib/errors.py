@@ -23,3 +23,18 @@ class ProcessorError(CorralError):
 
 class DatabaseError(CorralError):
     """The pipeline's database cannot be opened or used."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line a user can read.
+
+    Framework errors are already written for the user. Database driver
+    errors carry the statement and a link over several lines; only the
+    driver's first line of explanation is kept.
+    """
+    if isinstance(exc, CorralError):
+        return str(exc)
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

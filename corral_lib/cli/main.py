@@ -17,7 +17,7 @@ import traceback
 
 from .. import __version__
 from ..conf import Project, activate, import_string, locate_project, settings
-from ..errors import CorralError, ImproperlyConfigured
+from ..errors import CorralError, ImproperlyConfigured, one_line
 from .base import MODE_OUT, MODE_TEST, BaseCommand
 
 PROG = "corral"
@@ -256,7 +256,7 @@ def main(argv=None, stdout=None, stderr=None, stdin=None) -> int:
             traceback.print_exc(file=stderr)
         where = _user_frame(exc)
         stderr.write(
-            f"{PROG}: error: {type(exc).__name__}: {exc}{where} "
+            f"{PROG}: error: {one_line(exc)}{where} "
             "(run again with --traceback for the full trace)\n"
         )
         return 1

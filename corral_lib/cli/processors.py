@@ -31,9 +31,12 @@ def report_results(command, results) -> None:
         if result.error:
             if command.show_traceback and result.traceback:
                 command.stderr.write(result.traceback)
+            hint = "" if command.show_traceback else (
+                " (run again with --traceback for the full trace)"
+            )
             command.stderr.write(
-                f"corral: {result.kind} {result.processor} failed: "
-                f"{result.error}\n"
+                f"corral: error: {result.kind} {result.processor} failed: "
+                f"{result.error}{hint}\n"
             )
     if failed:
         command.exit_with(1)

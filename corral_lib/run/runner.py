@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..db.tables import Alerted
-from ..errors import ProcessorError
+from ..errors import ProcessorError, one_line
 from .base import Alert, Loader, Processor, Step
 
 logger = logging.getLogger("corral.run")
@@ -205,8 +205,17 @@ def run_loader(loader_cls: type[Loader], chunk_size=None) -> RunResult:
                 generated = [generated]
             pending = 0
             for obj in generated or ():
-                for item in _outputs(loader, obj, None):
-                    session.add(item)
+                # Each yielded item is one object (a dict or a list is an
+                # error, not a bundle), unless validate() was overridden.
+                try:
+                    loader.validate(obj)
+                except TypeError as exc:
+                    raise ProcessorError(
+                        f"{result.processor} yielded something that is not "
+                        f"a model (object #{result.created + 1}): {exc}"
+                    ) from None
+                if isinstance(obj, db.Model):
+                    session.add(obj)
                     result.created += 1
                     pending += 1
                 if pending >= chunk_size:
@@ -289,7 +298,6 @@ def run_processor(processor_cls, chunk_size=None) -> RunResult:
                      exc_info=True)
         return RunResult(
             processor_cls.retrieve_python_path(), kind,
-            error=f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, ProcessorError) else str(exc),
+            error=one_line(exc),
             traceback=tb_module.format_exc(),
         )
