@@ -19,7 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DATA = ROOT / "tests" / "data"
-PG_URL = os.environ.get("CORRAL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_URL = os.environ.get(
+    "CORRAL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
 MYSQL_URL = os.environ.get("CORRAL_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
 
 
@@ -53,7 +55,8 @@ def corral():
     return run_corral
 
 
-def make_pipeline(tmp_path: Path, name: str = "irispl", example: str | None = "irispl",
+def make_pipeline(tmp_path: Path, name: str = "irispl",
+                  example: str | None = "irispl",
                   connection: str | None = None) -> Path:
     """Scaffold a pipeline with `corral create`, then copy an example in."""
     target = tmp_path / name
@@ -83,7 +86,8 @@ def _server_database(base_url: str, driver_check):
     name = f"corral_test_{uuid.uuid4().hex[:10]}"
     try:
         driver_check()
-        admin = sa.create_engine(base_url + ("/postgres" if "postgresql" in base_url else ""),
+        admin_db = "/postgres" if "postgresql" in base_url else ""
+        admin = sa.create_engine(base_url + admin_db,
                                  isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
