@@ -18,6 +18,7 @@ BUILTIN_MODULES = [
     "corral_lib.cli.project",
     "corral_lib.cli.processors",
     "corral_lib.cli.shells",
+    "corral_lib.cli.qa",
 ]
 
 __all__ = [
