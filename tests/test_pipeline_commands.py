@@ -126,3 +126,19 @@ def test_pipeline_setup_that_is_not_a_setup(project):
     assert result.returncode == 1
     assert "PIPELINE_SETUP 'pipe.models.Example' is not a subclass" in (
         result.stderr)
+
+
+def test_pipeline_command_may_not_shadow_a_built_in(project):
+    commands = project / "pipe" / "commands.py"
+    commands.write_text(commands.read_text() + '''
+
+class MyRun(cli.BaseCommand):
+    options = {"title": "createdb"}
+
+    def handle(self):
+        pass
+''')
+    result = run_corral("--help", cwd=project)
+    assert result.returncode == 1
+    assert "titled 'createdb', the name of a built-in command" in (
+        result.stderr)

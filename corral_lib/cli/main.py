@@ -129,11 +129,10 @@ def build_parser(commands) -> tuple[CommandParser, dict]:
     for command_cls in commands:
         title = command_cls.get_title()
         if title in by_title:
-            # A pipeline command may replace a built-in one of the same name.
-            sub._name_parser_map.pop(title, None)
-            sub._choices_actions = [
-                a for a in sub._choices_actions if a.dest != title
-            ]
+            raise ImproperlyConfigured(
+                f"two commands are titled '{title}': "
+                f"{by_title[title][0].__name__} and {command_cls.__name__}"
+            )
         command_parser = sub.add_parser(
             title,
             help=command_cls.get_help(),
@@ -218,8 +217,6 @@ def execute(command: BaseCommand, args: argparse.Namespace) -> int:
     if mode == MODE_TEST:
         command.handle(**kwargs)
         return command.exit_status
-    from .. import db
-
     pipeline_setup = _pipeline_setup()
     pipeline_setup.setup()
     try:
@@ -228,7 +225,10 @@ def execute(command: BaseCommand, args: argparse.Namespace) -> int:
         try:
             pipeline_setup.teardown()
         finally:
-            db.teardown()
+            # Only a command that used the database loaded the db module.
+            db = sys.modules.get("corral_lib.db")
+            if db is not None:
+                db.teardown()
     return command.exit_status
 
 
@@ -280,11 +280,21 @@ def _main(argv, known, stdout, stderr, stdin) -> int:
     if project is not None:
         activate(project, known.path)
     commands = builtin_commands()
-    if project is not None:
-        commands += pipeline_commands(project)
+    wanted = _first_positional(argv)
+    builtin_titles = {c.get_title() for c in commands}
+    # The pipeline's commands.py imports its models, and so SQLAlchemy:
+    # read it only when the command asked for may be one of its own.
+    if project is not None and wanted not in builtin_titles:
+        for command_cls in pipeline_commands(project):
+            if command_cls.get_title() in builtin_titles:
+                raise ImproperlyConfigured(
+                    f"command {command_cls.__module__}.{command_cls.__name__}"
+                    f" is titled '{command_cls.get_title()}', the name of a "
+                    "built-in command; give it another options['title']"
+                )
+            commands.append(command_cls)
     parser, by_title = build_parser(commands)
 
-    wanted = _first_positional(argv)
     if wanted is not None and wanted not in by_title:
         close = difflib.get_close_matches(wanted, list(by_title), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
