@@ -80,7 +80,7 @@ class CreateDB(BaseCommand):
         db.check_connection(engine)
         created = db.create_all(engine)
         if created:
-            self.write("Created tables: " + ", ".join(created))
+            self.write("Created tables: " + ", ".join(sorted(created)))
         else:
             self.write("Every table exists already; nothing to create.")
 
