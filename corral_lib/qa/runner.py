@@ -125,25 +125,29 @@ def load_tests_module():
 def collect_testcases(module) -> list:
     """The TestCase classes of a module, in the order they appear.
 
-    A class with no subject and no validate() of its own is taken for a
-    base the tests share, and skipped; any other class must name a loader,
-    step, alert or command as its subject.
+    A class without a subject is a base the tests share when another test
+    derives from it or its name starts with an underscore; it is skipped.
+    Any other class must name a loader, step, alert or command as its
+    subject.
     """
-    found = []
+    classes = []
     for obj in list(vars(module).values()):
-        if not (isinstance(obj, type) and issubclass(obj, TestCase)):
+        if (isinstance(obj, type) and issubclass(obj, TestCase)
+                and obj is not TestCase and obj not in classes):
+            classes.append(obj)
+    found = []
+    for cls in classes:
+        if cls.subject is None and (cls.__name__.startswith("_") or any(
+                other is not cls and issubclass(other, cls)
+                for other in classes)):
             continue
-        if obj is TestCase or obj in found:
-            continue
-        if obj.subject is None and obj.validate is TestCase.validate:
-            continue
-        if subject_kind(obj.subject) is None:
+        if subject_kind(cls.subject) is None:
             raise ImproperlyConfigured(
-                f"{obj.__module__}.{obj.__qualname__}.subject is "
-                f"{obj.subject!r}; set it to the Loader, Step, Alert or "
+                f"{cls.__module__}.{cls.__qualname__}.subject is "
+                f"{cls.subject!r}; set it to the Loader, Step, Alert or "
                 "command class the test is about"
             )
-        found.append(obj)
+        found.append(cls)
     return found
 
 
@@ -306,6 +310,10 @@ def run_plan(plan: Plan, stream=None, verbosity: int = 1,
              failfast: bool = False,
              default_logging: bool = False) -> RecordingResult:
     """Run the plan's tests with unittest's text runner."""
+    from .database import TestDatabase
+
+    # A bad TEST_CONNECTION is one error before any test, not one per test.
+    TestDatabase.from_settings()
     suite = unittest.TestSuite(test() for test in plan.tests)
     runner = unittest.TextTestRunner(
         stream=stream or sys.stderr, verbosity=verbosity, failfast=failfast,

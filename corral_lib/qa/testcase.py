@@ -261,7 +261,26 @@ class TestCase(unittest.TestCase):
 
         result = run_processor(self.subject)
         self.subject_result = result
-        self.subject_error = describe_failure(result)
+        traces = self._row_tracebacks() if getattr(result, "failed", 0) else []
+        self.subject_error = describe_failure(result, traces)
+
+    def _row_tracebacks(self) -> list[str]:
+        """The tracebacks the runner stored for the subject's failed rows."""
+        from ..db import tables
+
+        failure = getattr(tables, "Failure", None)
+        if failure is None:
+            return []
+        session = db.Session()
+        try:
+            rows = session.query(failure.traceback).filter(
+                failure.processor == self.subject.retrieve_python_path()
+            ).order_by(failure.id).limit(ROWS_SHOWN)
+            return [trace for (trace,) in rows if trace]
+        except Exception:  # the message is still useful without them
+            return []
+        finally:
+            session.close()
 
     def _run_command(self):
         from ..cli.main import CommandParser, _ParserExit
@@ -420,25 +439,29 @@ class TestCase(unittest.TestCase):
         return "\n".join(lines)
 
 
-def describe_failure(result) -> str | None:
-    """Why a processor run failed, as text, or None if it did not."""
+def describe_failure(result, row_tracebacks=()) -> str | None:
+    """Why a processor run failed, as text, or None if it did not.
+
+    `row_tracebacks` are the tracebacks the runner recorded for the rows
+    that failed; the first one is shown, since it points at the line of
+    the user's code that raised.
+    """
     if result is None:
         return None
     error = getattr(result, "error", None)
     failed = getattr(result, "failed", 0) or 0
     if not error and not failed:
         return None
-    parts = []
+    lines = []
     if error:
-        parts.append(str(error))
+        lines.append(str(error))
     if failed:
-        parts.append(f"{failed} object(s) failed")
-    failures = getattr(result, "failures", None)
-    if failures:
-        for item in list(failures)[:ROWS_SHOWN]:
-            parts.append(f"  {item}")
+        failures = list(getattr(result, "failures", None) or [])
+        lines.append(f"{failed} row(s) failed" + (":" if failures else ""))
+        lines += [f"  {item}" for item in failures[:ROWS_SHOWN]]
     trace = getattr(result, "traceback", None)
-    text = "; ".join(parts[:2]) + "".join(f"\n{p}" for p in parts[2:])
+    if not trace and row_tracebacks:
+        trace = row_tracebacks[0]
     if trace:
-        text += "\n" + trace.rstrip()
-    return text
+        lines.append(trace.rstrip())
+    return "\n".join(lines)
