@@ -45,6 +45,18 @@ DEFAULTS: dict[str, Any] = {
     "ECHO_SQL": False,
     # How many objects a processor handles between two commits.
     "CHUNK_SIZE": 1000,
+    # `run`/`check-alerts` repeat rounds until one changes nothing, at
+    # most this many (a step's input may be another step's output).
+    "RUN_MAX_ROUNDS": 10,
+    # Extra attempts for an object whose process() raised, before it is
+    # recorded in __corral_failures__ and skipped by later runs.
+    "FAILURE_RETRIES": 1,
+    # True: stop a processor at its first error, as the original did.
+    "STRICT": False,
+    # Seconds between two progress lines when stderr is not a terminal.
+    "PROGRESS_INTERVAL": 10,
+    # Seconds `run --loop` sleeps when a pass found nothing to do.
+    "LOOP_EVERY": 60,
     "MIGRATIONS_SETTINGS": None,
     "QAI_TAU": 13,
     "SCORE_CUALIFICATIONS": None,

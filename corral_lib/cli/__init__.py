@@ -17,6 +17,7 @@ from .main import call_command, main, run_from_command_line
 BUILTIN_MODULES = [
     "corral_lib.cli.project",
     "corral_lib.cli.processors",
+    "corral_lib.cli.scheduling",
     "corral_lib.cli.shells",
     "corral_lib.cli.qa",
 ]

@@ -15,31 +15,9 @@ def print_table(command, rows, headers) -> None:
 
 def report_results(command, results) -> None:
     """Print the summary table; set a failing exit status if any failed."""
-    if not results:
-        command.write("Nothing to run.")
-        return
-    rows = [
-        [r.processor.rsplit(".", 1)[-1], r.processed, r.created, r.failed,
-         f"{r.seconds:.2f}", "ok" if r.ok else "FAILED"]
-        for r in results
-    ]
-    print_table(command, rows,
-                ["Processor", "Processed", "Created", "Failed", "Seconds",
-                 "Status"])
-    failed = [r for r in results if not r.ok]
-    for result in failed:
-        if result.error:
-            if command.show_traceback and result.traceback:
-                command.stderr.write(result.traceback)
-            hint = "" if command.show_traceback else (
-                " (run again with --traceback for the full trace)"
-            )
-            command.stderr.write(
-                f"corral: error: {result.kind} {result.processor} failed: "
-                f"{result.error}{hint}\n"
-            )
-    if failed:
-        command.exit_with(1)
+    from .scheduling import report_results as report
+
+    report(command, results)
 
 
 def _add_chunk_size(parser):
@@ -128,7 +106,14 @@ def _add_selection(parser, what, short):
 
 
 class Run(BaseCommand):
-    """Run the pipeline's steps (settings.STEPS).
+    """Run the pipeline's steps (settings.STEPS), in parallel processes.
+
+    Each step runs in its own processes (its procno, or --procs), each on
+    a slice of its rows; rounds repeat while a round changes rows, so one
+    call finishes a chain of steps. --sync runs them one after the other
+    in this process, in the order of settings.STEPS. Work is committed in
+    chunks: an interrupted run loses at most a chunk, and running again
+    finishes it.
 
     example: corral run --sync -sg statistics
     """
@@ -136,19 +121,24 @@ class Run(BaseCommand):
     options = {"title": "run"}
 
     def setup(self):
-        _add_selection(self.parser, "step", "s")
+        from .scheduling import add_run_options
 
-    def handle(self, names=None, groups=None, sync=False, chunk_size=None):
+        _add_selection(self.parser, "step", "s")
+        add_run_options(self.parser)
+
+    def handle(self, names=None, groups=None, **flags):
         from ..run.registry import load_steps, select
-        from ..schedule import execute
+        from .scheduling import run_processors
 
         steps = select(load_steps(), names, groups, "step")
-        results = execute(steps, sync=sync, chunk_size=chunk_size)
-        report_results(self, results)
+        run_processors(self, steps, **flags)
 
 
 class CheckAlerts(BaseCommand):
-    """Run the pipeline's alerts (settings.ALERTS).
+    """Run the pipeline's alerts (settings.ALERTS), in parallel processes.
+
+    Each object is reported once per alert; --sync runs the alerts one
+    after the other in this process.
 
     example: corral check-alerts --sync -a StatisticsAlert
     """
@@ -156,15 +146,17 @@ class CheckAlerts(BaseCommand):
     options = {"title": "check-alerts"}
 
     def setup(self):
-        _add_selection(self.parser, "alert", "a")
+        from .scheduling import add_run_options
 
-    def handle(self, names=None, groups=None, sync=False, chunk_size=None):
+        _add_selection(self.parser, "alert", "a")
+        add_run_options(self.parser)
+
+    def handle(self, names=None, groups=None, **flags):
         from ..run.registry import load_alerts, select
-        from ..schedule import execute
+        from .scheduling import run_processors
 
         alerts = select(load_alerts(), names, groups, "alert")
-        results = execute(alerts, sync=sync, chunk_size=chunk_size)
-        report_results(self, results)
+        run_processors(self, alerts, **flags)
 
 
 def _listing(command, processors, groups, title):

@@ -20,9 +20,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from ..errors import DatabaseError
+from . import lock
 
 logger = logging.getLogger("corral.db")
 
@@ -86,7 +87,8 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # BEGIN IMMEDIATE when this process holds the write lock (lock.py).
+        connection.exec_driver_sql(lock.begin_statement(engine))
 
 
 def add_duckdb_sequences(metadata: sa.MetaData) -> None:
@@ -131,6 +133,10 @@ def make_engine(url: str, base_dir: Path | None = None, echo=False) -> Engine:
         add_duckdb_sequences(Model.metadata)
         if in_memory:
             kwargs["poolclass"] = StaticPool
+        else:
+            # No connection is kept open between uses: DuckDB lets one
+            # process at a time open the file (see lock.py).
+            kwargs["poolclass"] = NullPool
     else:
         kwargs["pool_pre_ping"] = True
     path = file_path(parsed)
@@ -151,6 +157,11 @@ def make_engine(url: str, base_dir: Path | None = None, echo=False) -> Engine:
         raise DatabaseError(f"CONNECTION {url!r} is not usable: {exc}") from exc
     if backend == "sqlite":
         _configure_sqlite(engine, in_memory)
+    # Parallel writers on a database file take turns through a file lock.
+    if backend == "sqlite" and path is not None:
+        lock.install_sqlite(engine, path)
+    elif backend == "duckdb" and path is not None:
+        lock.install_duckdb(engine, path)
     return engine
 
 

@@ -1,0 +1,381 @@
+"""Writing a chunk's objects in bulk instead of one by one.
+
+SQLAlchemy's unit of work handles any graph of objects, and pays for it
+per object: a chunk of plain new rows or of plain column changes spends
+most of its time there rather than in the database. The runner therefore
+writes the common cases itself, with one executemany per table and set of
+columns, and leaves everything else to the ordinary flush:
+
+- `insert_new()`: objects a loader yields that were never added to a
+  session, of a plain mapper (one table, no inheritance, no version
+  counter, no insert hooks), whose only relationships are many-to-one to
+  objects that are already stored. Their foreign keys are copied from
+  those objects, as the flush would. The objects do not get their primary
+  keys back and stay outside the session.
+- `flush_updates()`: stored objects of a plain mapper whose changes are
+  column values only. After the UPDATE their state is marked clean with
+  `InstanceState._commit_all()`, exactly what the flush does after its own
+  UPDATE. That method is internal to SQLAlchemy; pyproject.toml keeps
+  SQLAlchemy below 2.2, and `usable()` turns this path off if it is gone.
+
+Statements are compiled once per shape and sent with the driver's
+executemany, type conversions (bind processors) applied by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.orm import RelationshipDirection
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.base import NO_VALUE
+
+logger = logging.getLogger("corral.run.bulk")
+
+
+def usable() -> bool:
+    """Whether this SQLAlchemy still has what flush_updates() relies on."""
+    from sqlalchemy.orm.state import InstanceState
+
+    return hasattr(InstanceState, "_commit_all")
+
+
+@dataclasses.dataclass(eq=False)
+class _MapperInfo:
+    """What the bulk paths need to know about one plain mapper."""
+
+    table: sa.Table
+    # attribute key -> column, for the columns of the mapped table
+    columns: dict
+    pk_keys: tuple
+    # relationship key -> [(local column, attribute key on the target)]
+    many_to_one: dict
+    # every other relationship key
+    other_relationships: frozenset
+    # reverse relationship keys to expire on a many-to-one target after
+    # a bulk insert, so its pending backref list does not hold the row
+    reverse_keys: dict
+
+
+_info_cache: dict = {}
+
+
+def mapper_info(mapper) -> _MapperInfo | None:
+    """Bulk-writing facts for `mapper`, or None when it is not plain."""
+    if mapper in _info_cache:
+        return _info_cache[mapper]
+    _info_cache[mapper] = info = _build_info(mapper)
+    return info
+
+
+def _build_info(mapper) -> _MapperInfo | None:
+    table = mapper.local_table
+    if (
+        mapper.inherits is not None
+        or mapper.polymorphic_on is not None
+        or mapper.version_id_col is not None
+        or not isinstance(table, sa.Table)
+        or mapper.persist_selectable is not table
+    ):
+        return None
+    dispatch = mapper.dispatch
+    if any(
+        len(getattr(dispatch, name))
+        for name in ("before_insert", "after_insert", "before_update",
+                     "after_update")
+    ):
+        return None
+    columns = {}
+    for prop in mapper.column_attrs:
+        if len(prop.columns) != 1:
+            return None
+        column = prop.columns[0]
+        if isinstance(column, sa.Column) and column.table is table:
+            columns[prop.key] = column
+    pk_keys = []
+    for column in mapper.primary_key:
+        prop = mapper.get_property_by_column(column)
+        pk_keys.append(prop.key)
+    many_to_one, reverse_keys, others = {}, {}, set()
+    for rel in mapper.relationships:
+        if (
+            rel.direction is RelationshipDirection.MANYTOONE
+            and rel.secondary is None
+        ):
+            pairs = []
+            for local, remote in rel.local_remote_pairs:
+                if local.table is not table:
+                    break
+                target_prop = rel.mapper.get_property_by_column(remote)
+                pairs.append((local, target_prop.key))
+            else:
+                many_to_one[rel.key] = pairs
+                reverse_keys[rel.key] = [
+                    p.key for p in getattr(rel, "_reverse_property", ())
+                ]
+                continue
+        others.add(rel.key)
+    return _MapperInfo(
+        table=table, columns=columns, pk_keys=tuple(pk_keys),
+        many_to_one=many_to_one, other_relationships=frozenset(others),
+        reverse_keys=reverse_keys,
+    )
+
+
+# -- executemany with compiled statements -----------------------------
+
+_compiled_cache: dict = {}
+
+
+def _execute_many(connection, key, build, rows) -> int:
+    """Run the statement `build()` makes once per row of `rows`.
+
+    Each row is a tuple in the order of the statement's bind names
+    p0, p1, ... . Returns the rowcount the driver reports (-1 unknown).
+    """
+    dialect = connection.dialect
+    cache_key = (key, dialect.name, dialect.paramstyle)
+    entry = _compiled_cache.get(cache_key)
+    if entry is None:
+        statement, types = build()
+        compiled = statement.compile(dialect=dialect)
+        processors = [
+            t.dialect_impl(dialect).bind_processor(dialect) for t in types
+        ]
+        order = None
+        if compiled.positional:
+            names = list(compiled.positiontup)
+            order = [int(name[1:]) for name in names]
+        entry = (compiled.string, processors, order, len(types))
+        _compiled_cache[cache_key] = entry
+    sql, processors, order, width = entry
+    if any(processors):
+        converted = []
+        for row in rows:
+            converted.append(tuple(
+                p(v) if p is not None and v is not None else v
+                for p, v in zip(processors, row)
+            ))
+        rows = converted
+    if order is not None:
+        if order != list(range(width)):
+            rows = [tuple(row[i] for i in order) for row in rows]
+    else:
+        rows = [{f"p{i}": v for i, v in enumerate(row)} for row in rows]
+    result = connection.exec_driver_sql(sql, rows)
+    return result.rowcount
+
+
+# -- inserting new objects --------------------------------------------
+
+
+class Inserter:
+    """Collects plain new objects and inserts them in bulk."""
+
+    def __init__(self):
+        self.pending: list = []
+        self._targets: list = []
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def offer(self, obj) -> bool:
+        """Take `obj` for bulk insertion if it qualifies; else False."""
+        state = instance_state(obj)
+        if state.key is not None or state.session_id is not None:
+            return False
+        info = mapper_info(state.mapper)
+        if info is None:
+            return False
+        values = {}
+        targets = []
+        for key, value in state.dict.items():
+            column = info.columns.get(key)
+            if column is not None:
+                values[column.key] = value
+                continue
+            if key in info.many_to_one:
+                if value is None:
+                    for local, _ in info.many_to_one[key]:
+                        values.setdefault(local.key, None)
+                    continue
+                target = instance_state(value)
+                if target.key is None:
+                    return False  # its key is not known yet
+                for local, target_key in info.many_to_one[key]:
+                    if target_key not in target.dict:
+                        return False
+                    values[local.key] = target.dict[target_key]
+                targets.append((target, info.reverse_keys[key]))
+                continue
+            if key in info.other_relationships and not value:
+                continue  # an empty collection
+            return False
+        self.pending.append((info.table, values))
+        self._targets.extend(targets)
+        return True
+
+    def flush(self, session) -> int:
+        """Insert what was collected; return how many rows."""
+        if not self.pending:
+            return 0
+        connection = session.connection()
+        total = 0
+        run: list = []
+        shape = None
+        for table, values in self.pending:
+            this = (table, tuple(values))
+            if this != shape and run:
+                total += _insert_rows(connection, shape, run)
+                run = []
+            shape = this
+            run.append(values)
+        total += _insert_rows(connection, shape, run)
+        for target, keys in self._targets:
+            if keys and target.session_id == session.hash_key:
+                obj = target.obj()
+                if obj is not None:
+                    session.expire(obj, keys)
+        self.pending = []
+        self._targets = []
+        return total
+
+
+def _insert_rows(connection, shape, rows: list[dict]) -> int:
+    table, keys = shape
+    given = [table.c[k] for k in keys]
+    defaults = []
+    sequences = []
+    for column in table.columns:
+        if column.key in keys:
+            continue
+        default = column.default
+        if default is None:
+            continue
+        if isinstance(default, sa.Sequence):
+            sequences.append(column)
+        elif getattr(default, "is_scalar", False):
+            defaults.append((column, lambda d=default: d.arg))
+        elif getattr(default, "is_callable", False):
+            defaults.append((column, lambda d=default: d.arg(None)))
+        else:
+            # A SQL expression default: let Core compute it per row.
+            connection.execute(table.insert(), rows)
+            return len(rows)
+
+    def build():
+        mapping = {}
+        types = []
+        for i, column in enumerate(given + [c for c, _ in defaults]):
+            mapping[column] = sa.bindparam(f"p{i}", type_=column.type)
+            types.append(column.type)
+        for column in sequences:
+            mapping[column] = column.default.next_value()
+        return table.insert().values(mapping), types
+
+    try:
+        params = [
+            tuple(row[k] for k in keys) + tuple(f() for _, f in defaults)
+            for row in rows
+        ]
+    except TypeError:
+        # A default that needs the insert's context: Core knows how.
+        connection.execute(table.insert(), rows)
+        return len(rows)
+    key = ("insert", table, keys, tuple(c.key for c, _ in defaults))
+    _execute_many(connection, key, build, params)
+    return len(rows)
+
+
+# -- updating changed objects -----------------------------------------
+
+
+def flush_updates(session) -> tuple[int, int]:
+    """UPDATE the plain column changes of stored objects in bulk.
+
+    Returns (objects changed, objects left for the ordinary flush).
+    Objects whose values were set to what they already were are marked
+    clean and not counted.
+    """
+    groups: dict = {}
+    left = 0
+    unchanged = []
+    for obj in session.dirty:
+        state = instance_state(obj)
+        info = mapper_info(state.mapper) if state.key is not None else None
+        committed = state.committed_state
+        if info is None or not committed or state.__dict__.get(
+            "_pending_mutations"
+        ):
+            left += 1
+            continue
+        values = state.dict
+        changed = []
+        for key, old in committed.items():
+            column = info.columns.get(key)
+            if column is None or key in info.pk_keys or key not in values:
+                changed = None
+                break
+            new = values[key]
+            if old is NO_VALUE:
+                changed.append(key)
+                continue
+            try:
+                same = bool(column.type.compare_values(old, new))
+            except Exception:
+                same = False
+            if not same:
+                changed.append(key)
+        if changed is None:
+            left += 1
+            continue
+        if not changed:
+            unchanged.append(state)
+            continue
+        shape = (info, tuple(changed))
+        groups.setdefault(shape, []).append(state)
+    if not groups and not unchanged:
+        return 0, left
+    connection = session.connection() if groups else None
+    count = 0
+    identity_map = session.identity_map
+    for (info, keys), states in groups.items():
+        table = info.table
+        set_columns = [info.columns[k] for k in keys]
+        pk_columns = [info.columns[k] for k in info.pk_keys]
+
+        def build(set_columns=set_columns, pk_columns=pk_columns,
+                  table=table):
+            types = [c.type for c in set_columns + pk_columns]
+            where = [
+                c == sa.bindparam(f"p{len(set_columns) + i}", type_=c.type)
+                for i, c in enumerate(pk_columns)
+            ]
+            values = {
+                c: sa.bindparam(f"p{i}", type_=c.type)
+                for i, c in enumerate(set_columns)
+            }
+            return table.update().where(*where).values(values), types
+
+        all_keys = keys + info.pk_keys
+        rows = [tuple(s.dict[k] for k in all_keys) for s in states]
+        rowcount = _execute_many(
+            connection, ("update", table, keys), build, rows
+        )
+        if (
+            rowcount >= 0
+            and connection.dialect.supports_sane_multi_rowcount
+            and rowcount != len(rows)
+        ):
+            raise sa.orm.exc.StaleDataError(
+                f"UPDATE of {table.name} matched {rowcount} of {len(rows)} "
+                "rows; some were deleted by another process meanwhile"
+            )
+        for state in states:
+            state._commit_all(state.dict, identity_map)
+        count += len(states)
+    for state in unchanged:
+        state._commit_all(state.dict, identity_map)
+    return count, left
