@@ -66,6 +66,10 @@ class SQLError(CorralError):
     """A statement failed; the message is the database's, on one line."""
 
 
+class Cancelled(SQLError):
+    """Ctrl-C stopped a running statement."""
+
+
 def error_message(exc: BaseException) -> str:
     """The database's own message of a failed statement, on one line."""
     orig = getattr(exc, "orig", None) or exc
@@ -649,14 +653,15 @@ class SQLShell:
             return value
         except (sa.exc.SQLAlchemyError, KeyboardInterrupt) as exc:
             cancelled = self._cancelled or isinstance(exc, KeyboardInterrupt)
+            error = Cancelled if cancelled else SQLError
             message = "Cancelled." if cancelled else error_message(exc)
             if nested is not None and self._undo(nested):
-                raise SQLError(message) from exc
+                raise error(message) from exc
             if self.in_transaction:
                 message += " The open transaction was rolled back."
                 self.in_transaction = False
             self._recover()
-            raise SQLError(message) from exc
+            raise error(message) from exc
 
     def _undo(self, nested) -> bool:
         """Roll back to the statement's savepoint; False when the whole
@@ -684,9 +689,12 @@ class SQLShell:
     def _interruptible(self):
         """Let Ctrl-C cancel a running statement and keep the shell.
 
-        SQLite and DuckDB connections can be interrupted from the signal
-        handler; other drivers get the KeyboardInterrupt (psycopg cancels
-        the query on the server when it sees one).
+        Python runs a signal handler only between its own instructions, so
+        a query running inside a C library must give it the chance: SQLite
+        calls a progress handler every few thousand steps, which runs the
+        handler, which interrupts the query. psycopg and PyMySQL wait in
+        Python, where the KeyboardInterrupt arrives (psycopg then cancels
+        the query on the server).
         """
         self._cancelled = False
         if threading.current_thread() is not threading.main_thread():
@@ -694,6 +702,7 @@ class SQLShell:
             return
         driver = self.connection.connection.driver_connection
         interrupt = getattr(driver, "interrupt", None)
+        progress = getattr(driver, "set_progress_handler", None)
 
         def on_sigint(_signum, _frame):
             self._cancelled = True
@@ -702,9 +711,13 @@ class SQLShell:
             interrupt()
 
         previous = signal.signal(signal.SIGINT, on_sigint)
+        if progress is not None:
+            progress(lambda: 1 if self._cancelled else 0, 10_000)
         try:
             yield
         finally:
+            if progress is not None:
+                progress(None, 0)
             signal.signal(signal.SIGINT, previous)
 
     # -- running and showing -------------------------------------------
@@ -953,6 +966,9 @@ def _report(shell: SQLShell, errors: TextIO, item: Item) -> None:
     """Run one item at a prompt: a failure is printed, never fatal."""
     try:
         shell.run_item(item)
+    except Cancelled as exc:
+        errors.write(f"{exc}\n")
+        errors.flush()
     except SQLError as exc:
         errors.write(f"ERROR: {exc}\n")
         errors.flush()
@@ -1060,6 +1076,8 @@ def run_script(shell: SQLShell, text: str) -> None:
     for item in items():
         try:
             shell.run_item(item)
+        except Cancelled:
+            raise KeyboardInterrupt from None  # the program ends, status 130
         except SQLError as exc:
             where = f" at line {item.line}" if len(lines) > 1 else ""
             raise SQLError(f"SQL error{where}: {exc}") from exc

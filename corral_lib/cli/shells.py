@@ -94,6 +94,8 @@ class Shell(BaseCommand):
     def handle(self, shell=None, code=None):
         shell = self.choose(shell)
         namespace, groups = shell_namespace()
+        # IPython empties the namespace when it exits: keep the session.
+        session = namespace["session"]
         try:
             if code is not None:
                 exec(compile(code, "<command>", "exec"), namespace)
@@ -101,7 +103,7 @@ class Shell(BaseCommand):
             self.write(banner(groups))
             getattr(self, f"run_{shell}")(namespace)
         finally:
-            namespace["session"].close()
+            session.close()
 
     @staticmethod
     def choose(shell: str | None) -> str:
@@ -200,7 +202,7 @@ class Notebook(BaseCommand):
                 sys.executable, "-m", app,
                 f"--MultiKernelManager.default_kernel_name={name}", *args,
             ]
-            self.exit_with(subprocess.run(command, env=env).returncode)
+            self.exit_with(run_program(command, env=env))
 
 
 def write_kernel_spec(folder: str, name: str, project) -> str:
@@ -304,6 +306,29 @@ class DBShell(BaseCommand):
             repl.close()
 
 
+def run_program(command: list[str], env=None) -> int:
+    """Run another program in the foreground and return its exit status.
+
+    Ctrl-C belongs to that program while it runs (Jupyter asks before it
+    stops), so this process ignores it instead of dying first and leaving
+    the program's children behind.
+    """
+    import signal
+    import threading
+
+    try:
+        process = subprocess.Popen(command, env=env)
+    except OSError as exc:
+        raise CorralError(f"cannot start {command[0]}: {exc}") from exc
+    if threading.current_thread() is not threading.main_thread():
+        return process.wait()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _is_terminal(stream) -> bool:
     try:
         return stream.isatty()
@@ -348,7 +373,7 @@ class SQLiteBrowser(BaseCommand):
                 "sqlitebrowser') or use 'corral dbshell'"
             )
         db.teardown()
-        self.exit_with(subprocess.run([program, str(path)]).returncode)
+        self.exit_with(run_program([program, str(path)]))
 
 
 class Exec(BaseCommand):
