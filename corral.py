@@ -26,6 +26,9 @@ _PUBLIC_MODULES = {
     "db": "corral_lib.db",
     "exceptions": "corral_lib.errors",
     "libs": "corral_lib.libs",
+    # The manual also spells it `corral.lib.django_integration`.
+    "lib": "corral_lib.libs",
+    "migrations": "corral_lib.migrations",
     "qa": "corral_lib.qa",
     "run": "corral_lib.run",
     "setup": "corral_lib.setup",
@@ -89,6 +92,13 @@ def __getattr__(name):
 
 def main(argv=None):
     """Entry point of the `corral` program."""
+    if getattr(sys, "frozen", False):
+        # In the single executable, the worker processes of a parallel run
+        # start this same program; freeze_support() makes such a process do
+        # its work and exit before any command line is read.
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     from corral_lib.cli import run_from_command_line
 
     return run_from_command_line(argv)

@@ -20,6 +20,7 @@ BUILTIN_MODULES = [
     "corral_lib.cli.scheduling",
     "corral_lib.cli.shells",
     "corral_lib.cli.qa",
+    "corral_lib.cli.migrations",
 ]
 
 __all__ = [

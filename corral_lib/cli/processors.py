@@ -61,6 +61,12 @@ class CreateDB(BaseCommand):
             self.write("Created tables: " + ", ".join(sorted(created)))
         else:
             self.write("Every table exists already; nothing to create.")
+        # A brand-new database matches the newest migration already.
+        from ..migrations import stamp_new_database
+
+        stamped = stamp_new_database(engine, created)
+        if stamped:
+            self.write(stamped)
 
 
 class Load(BaseCommand):
