@@ -135,8 +135,8 @@ def split_statements(text: str, backslash_escapes: bool = False) -> Split:
             continue
         if ch == "/" and text.startswith("/*", i):
             end = text.find("*/", i + 2)
-            if end < 0:
-                break
+            if end < 0:  # the comment goes on: more lines are needed
+                return Split(statements, text[start:], True)
             i = end + 2
             continue
         if ch in "'\"`":
@@ -400,14 +400,13 @@ def catalog(connection) -> dict[str, list[str]]:
 
 
 def _cell(value):
-    """A value as the table formats show it (numbers stay numbers)."""
+    """A value as the table formats show it: ints and floats stay numbers,
+    the rest becomes text (a Decimal keeps its exact digits, '1.50')."""
     if isinstance(value, memoryview):
         value = bytes(value)
     if isinstance(value, (bytes, bytearray)):
         return "\\x" + bytes(value).hex()
-    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(
-        value, bool
-    ):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     return value if value is None else str(value)
 
@@ -452,15 +451,17 @@ def format_rows(columns: list[str], rows: list, fmt: str) -> str:
     from tabulate import tabulate
 
     cells = [[_cell(v) for v in row] for row in rows]
-    align = []
-    for index in range(len(columns)):
-        values = [r[index] for r in cells if r[index] is not None]
-        numeric = values and all(not isinstance(v, str) for v in values)
-        align.append("right" if numeric else "left")
+    # Numbers line up on their decimal point; text (even text that looks
+    # like a number, such as '007') is shown exactly as stored.
+    text_columns = [
+        index for index in range(len(columns))
+        if any(isinstance(r[index], str) for r in cells)
+    ]
     text = tabulate(
         cells, headers=list(columns),
         tablefmt="grid" if fmt == "grid" else "plain",
-        missingval="NULL", disable_numparse=True, colalign=align or None,
+        missingval="NULL", disable_numparse=text_columns or False,
+        numalign="decimal", stralign="left", floatfmt="",
     )
     if fmt == "grid":
         text = _drop_row_rules(text, cells)
@@ -793,8 +794,8 @@ class SQLShell:
         columns = self._guarded(
             lambda: describe_table(self.connection, arg), True
         )
-        rows = [(c.name, c.type, "YES" if c.nullable else "NO", c.default,
-                 c.key) for c in columns]
+        rows = [(c.name, c.type, "YES" if c.nullable else "NO",
+                 c.default or "", c.key) for c in columns]
         self._write(format_rows(
             ["column", "type", "nullable", "default", "key"], rows, self.fmt
         ))
@@ -871,16 +872,9 @@ class SQLCompleter:
     """
 
     def __init__(self, shell: SQLShell):
-        from prompt_toolkit.completion import Completer
-
         self.shell = shell
         self.preparer = shell.engine.dialect.identifier_preparer
-        # Built here so that importing this module stays free of
-        # prompt-toolkit for the script and plain modes.
-        self.completer = type("_Completer", (Completer,), {
-            "get_completions": lambda _self, doc, event:
-                self.get_completions(doc, event),
-        })()
+        self.completer = _prompt_toolkit_completer(self)
 
     def quote(self, name: str) -> str:
         plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
@@ -939,6 +933,18 @@ class SQLCompleter:
         for insert, shown, kind in self.candidates(text):
             yield Completion(insert, start_position=-replace, display=shown,
                              display_meta=kind)
+
+
+def _prompt_toolkit_completer(names: SQLCompleter):
+    """`names` as prompt-toolkit's Completer. prompt-toolkit is imported
+    here, not with the module, so that -c and piped SQL start faster."""
+    from prompt_toolkit.completion import Completer
+
+    class NameCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            return names.get_completions(document, complete_event)
+
+    return NameCompleter()
 
 
 # -- front ends --------------------------------------------------------
@@ -1079,7 +1085,8 @@ def run_script(shell: SQLShell, text: str) -> None:
         except Cancelled:
             raise KeyboardInterrupt from None  # the program ends, status 130
         except SQLError as exc:
-            where = f" at line {item.line}" if len(lines) > 1 else ""
+            several = "\n" in text.strip("\n")
+            where = f" at line {item.line}" if several else ""
             raise SQLError(f"SQL error{where}: {exc}") from exc
         if shell.finished:
             break

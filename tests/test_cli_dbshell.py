@@ -129,7 +129,8 @@ def test_plain_prompt_with_piped_input(loaded):
 def test_prompt_in_a_real_terminal(loaded):
     """Type at the prompt through a pseudo-terminal and read the screen."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-    env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1",
+               PAGER="sed 's/^/paged: /'")
     child = pexpect.spawn(
         sys.executable, [str(ROOT / "corral.py"), "dbshell"], cwd=str(loaded),
         env=env, dimensions=(40, 160), encoding="utf-8", timeout=30,
@@ -170,6 +171,14 @@ def test_prompt_in_a_real_terminal(loaded):
         child.send("SELECT 'still here' AS s;\r")
         child.expect_exact("(1 row)")
         assert "| still here |" in child.before
+
+        # With the pager on, results go through $PAGER.
+        child.expect_exact("SQL>")
+        child.send(".pager on\r")
+        child.expect_exact("pager: on")
+        child.expect_exact("SQL>")
+        child.send("SELECT name FROM Name WHERE id = 1;\r")
+        child.expect_exact("paged: | Iris-setosa |")
 
         child.expect_exact("SQL>")
         child.send("\x04")  # Ctrl-D leaves

@@ -122,12 +122,12 @@ def test_each_output_format(engine, fmt):
     body = out.rsplit("(2 rows)", 1)[0]
     if fmt == "grid":
         assert body.splitlines()[2] == "+======+================+===============+"
-        assert "|    2 | Iris-virginica |          NULL |" in body
+        assert "|    2 | Iris-virginica |        NULL   |" in body
     elif fmt == "plain":
         assert body.splitlines() == [
             "  id  name              petal_width",
             "   1  Iris-setosa               0.2",
-            "   2  Iris-virginica           NULL",
+            "   2  Iris-virginica         NULL",
         ]
     elif fmt == "csv":
         assert list(csv.reader(io.StringIO(body))) == [
@@ -315,7 +315,20 @@ def test_split_statements_respects_quotes_comments_and_triggers():
     assert [line for _, line in split.statements] == [1, 3, 6]
     assert split.rest_has_code
     assert dbshell.is_complete("SELECT 1;\n-- done")
+    assert not dbshell.is_complete("SELECT 1; /* a comment going on")
     assert not dbshell.is_complete("SELECT 1; SELECT")
     assert dbshell.split_statements(
         r"SELECT 'it\'s;';", backslash_escapes=True
     ).statements == [(r"SELECT 'it\'s;'", 1)]
+
+
+def test_values_are_shown_as_stored():
+    import datetime
+    from decimal import Decimal
+
+    rows = [("007", Decimal("1.50"), b"\x01\xff", datetime.date(2026, 12, 1))]
+    grid = dbshell.format_rows(["code", "amount", "raw", "night"], rows, "grid")
+    assert "| 007    | 1.50     | \\x01ff | 2026-12-01 |" in grid
+    assert json.loads(dbshell.format_rows(["code", "amount", "raw", "night"],
+                                          rows, "json")) == [
+        {"code": "007", "amount": 1.5, "raw": "01ff", "night": "2026-12-01"}]
