@@ -59,6 +59,13 @@ _NO_SAVEPOINTS = {"duckdb"}
 _FOLDS_TO_LOWER = {"postgresql"}
 
 _EXIT_WORDS = {"exit", "quit"}
+# PostgreSQL statements that cannot run inside a transaction block.
+_NO_TRANSACTION_BLOCK = re.compile(
+    r"\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|ALTER\s+SYSTEM"
+    r"|(CREATE|DROP)\s+TABLESPACE|CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY"
+    r"|DROP\s+INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY)\b",
+    re.I | re.S,
+)
 _ROLLBACK_TO = re.compile(r"ROLLBACK\s+(?:(?:TRANSACTION|WORK)\s+)?TO\b", re.I)
 
 
@@ -102,7 +109,9 @@ def split_statements(text: str, backslash_escapes: bool = False) -> Split:
     are -- to the end of the line and /* ... */. A CREATE TRIGGER statement
     ends at the `;` after the END that closes its BEGIN. Statements made
     only of comments are dropped. With `backslash_escapes` (MySQL), a
-    backslash escapes the next character inside quotes.
+    backslash escapes the next character inside quotes. MySQL's DELIMITER
+    is not understood, so a stored procedure with several statements in
+    its body cannot be typed here.
     """
     statements: list[tuple[str, int]] = []
     n = len(text)
@@ -572,7 +581,11 @@ class SQLShell:
         ):
             return self._finish_transaction(first != "ROLLBACK")
         savepoint = first not in ("SAVEPOINT", "RELEASE", "ROLLBACK")
-        outcome = self._guarded(lambda: self._run(sql), savepoint=savepoint)
+        if (self.backend == "postgresql" and not self.in_transaction
+                and _NO_TRANSACTION_BLOCK.match(sql)):
+            outcome = self._autocommit(lambda: self._run(sql))
+        else:
+            outcome = self._guarded(lambda: self._run(sql), savepoint)
         if first in ("CREATE", "ALTER", "DROP", "RENAME"):
             self._catalog = None  # names changed: reload for completion
         self._show(*outcome)
@@ -609,6 +622,10 @@ class SQLShell:
     # -- transactions --------------------------------------------------
 
     def _begin(self) -> None:
+        # SQLAlchemy opens the transaction, with a plain BEGIN: options
+        # typed after BEGIN (SQLite's IMMEDIATE, an isolation level) are
+        # not passed on. On PostgreSQL and MySQL, SET TRANSACTION as the
+        # first statement inside sets the isolation level instead.
         if self.in_transaction:
             self._note("A transaction is already open.")
             return
@@ -663,6 +680,24 @@ class SQLShell:
                 self.in_transaction = False
             self._recover()
             raise error(message) from exc
+
+    def _autocommit(self, work: Callable):
+        """Run `work()` outside any transaction.
+
+        Statements run inside a transaction SQLAlchemy opens, and a few
+        PostgreSQL statements refuse that (VACUUM, CREATE DATABASE...);
+        those run with the connection in autocommit for the moment.
+        """
+        self.connection.rollback()
+        self.connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return self._guarded(work, savepoint=False)
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self.connection.rollback()
+                self.connection.execution_options(
+                    isolation_level=self.engine.dialect.default_isolation_level
+                )
 
     def _undo(self, nested) -> bool:
         """Roll back to the statement's savepoint; False when the whole

@@ -254,7 +254,8 @@ def test_completion_offers_tables_columns_and_keywords(engine):
         shell.close()
 
 
-def test_completion_quotes_mixed_case_names_on_postgresql(postgres_url):
+def test_postgresql_completion_and_statements_outside_transactions(
+        postgres_url):
     engine = make_engine(postgres_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -266,6 +267,14 @@ def test_completion_quotes_mixed_case_names_on_postgresql(postgres_url):
             ('"Observation"', -3)]
         assert completions(shell, "SELECT sep") == [('"sepalLength"', -3)]
         assert completions(shell, "SELECT petal") == [("petal_width", -5)]
+        # VACUUM refuses to run in a transaction block: it runs outside one,
+        # and the statements after it are transactional again.
+        shell.execute('VACUUM ANALYZE "Observation"')
+        shell.execute("BEGIN")
+        shell.execute('INSERT INTO "Observation" (id) VALUES (1)')
+        shell.execute("ROLLBACK")
+        shell.execute('SELECT count(*) AS n FROM "Observation"')
+        assert "|   0 |" in shell.out.getvalue()
     finally:
         shell.close()
         engine.dispose()
@@ -332,3 +341,9 @@ def test_values_are_shown_as_stored():
     assert json.loads(dbshell.format_rows(["code", "amount", "raw", "night"],
                                           rows, "json")) == [
         {"code": "007", "amount": 1.5, "raw": "01ff", "night": "2026-12-01"}]
+
+
+def test_command_line_offers_the_same_formats():
+    from corral_lib.cli.shells import DB_FORMATS
+
+    assert DB_FORMATS == dbshell.FORMATS
