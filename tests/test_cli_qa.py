@@ -112,6 +112,14 @@ def test_failfast_stops_at_the_first_failure(qapl):
     assert "Ran 3 tests" in result.stderr
 
 
+def test_default_logging_keeps_the_pipelines_log_level(qapl_template):
+    # qapl's LOG_LEVEL is INFO: with -dl the runner's progress shows.
+    result = run_corral("test", "-dl", "-el", "-ea", "-ec", "-s",
+                        "FlareFinder", cwd=qapl_template)
+    assert result.returncode == 0, result
+    assert "executing step qapl.steps.FlareFinder" in result.stderr
+
+
 @pytest.mark.parametrize("flags, expected", [
     (["-el"], ALL_PASSING[2:]),
     (["-es"], LOADER + ALERT + COMMAND),
