@@ -76,8 +76,10 @@ def test_every_passing_test_runs_and_the_exit_status_is_0(qapl):
     # Each test's first docstring line comes with it at -vv.
     assert "The loader stores every star of the catalogue. ... ok" in (
         result.stderr)
-    # The runner's progress lines are not logged while tests run.
+    # Neither the runner's progress nor its warnings about the rows a
+    # subject failed on (MagnitudeBadFluxTest's) are logged during tests.
     assert "executing" not in result.stderr
+    assert "WARNING" not in result.stderr
 
 
 def test_failing_tests_exit_1_and_show_the_stream_that_failed(qapl):

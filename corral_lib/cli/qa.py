@@ -69,8 +69,8 @@ def _add_run_options(parser) -> None:
     )
     parser.add_argument(
         "-dl", "--default-logging", action="store_true",
-        help="keep the pipeline's log levels (by default only warnings and "
-        "errors are logged while the tests run)",
+        help="keep the pipeline's log levels (by default only errors are "
+        "logged while the tests run)",
     )
 
 

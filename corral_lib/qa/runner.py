@@ -283,7 +283,9 @@ class RecordingResult(unittest.TextTestResult):
 @contextlib.contextmanager
 def quiet_logging(enabled: bool = True):
     """Raise the framework's, the pipeline's and SQLAlchemy's loggers to
-    WARNING for the block, so progress lines do not bury test output."""
+    ERROR for the block, so progress lines, and the warnings about a
+    subject's failed rows that the test reports itself, do not bury the
+    test output."""
     if not enabled:
         yield
         return
@@ -297,8 +299,8 @@ def quiet_logging(enabled: bool = True):
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        if lg.getEffectiveLevel() < logging.WARNING:
-            lg.setLevel(logging.WARNING)
+        if lg.getEffectiveLevel() < logging.ERROR:
+            lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
