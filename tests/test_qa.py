@@ -16,9 +16,11 @@ from corral_lib.qa.qai import (
     DEFAULT_SCORE_CUALIFICATIONS, QAIInputs, grade, qai, score_table, tau,
 )
 from corral_lib.qa.report import QAReport, SubjectSummary, render_markdown
-from corral_lib.qa.runner import TestRecord
+from corral_lib.qa.runner import Selection, TestRecord, _choose
 from corral_lib.qa.style import StyleError, check_style, python_files
 from corral_lib.qa.testcase import describe_failure
+from corral_lib.cli.base import BaseCommand
+from corral_lib.run.base import Alert, Loader, Step
 from corral_lib.run.runner import RunResult
 
 
@@ -307,3 +309,70 @@ def test_test_connection_may_not_be_the_pipelines_database(tmp_path):
 
 def test_record_labels_escape_graphviz_specials():
     assert _record_escape('a|b{c}<d>"e\\') == 'a\\|b\\{c\\}\\<d\\>\\"e\\\\'
+
+
+# -- choosing subjects -------------------------------------------------------------
+
+
+class Load(Loader):
+    pass
+
+
+class Clean(Step):
+    groups = ["prep"]
+
+
+class Fit(Step):
+    groups = ["science", "prep"]
+
+
+class Mail(Alert):
+    groups = ["outside"]
+
+
+class Summary(BaseCommand):
+    options = {"title": "summary"}
+
+
+SUBJECTS = [Load, Clean, Fit, Mail, Summary]
+
+
+@pytest.mark.parametrize("flags, chosen, whole", [
+    ({}, [Load, Clean, Fit, Mail, Summary],
+     {"loader", "step", "alert", "command"}),
+    ({"exclude_loader": True}, [Clean, Fit, Mail, Summary],
+     {"step", "alert", "command"}),
+    ({"exclude_steps": True, "exclude_alerts": True,
+      "exclude_commands": True}, [Load], {"loader"}),
+    ({"steps": ["Fit"]}, [Load, Fit, Mail, Summary],
+     {"loader", "alert", "command"}),
+    ({"steps": [f"{__name__}.Clean"]}, [Load, Clean, Mail, Summary],
+     {"loader", "alert", "command"}),
+    ({"step_groups": ["prep"], "exclude_loader": True},
+     [Clean, Fit, Mail, Summary], {"alert", "command"}),
+    ({"step_groups": ["science"], "alert_groups": ["outside"],
+      "exclude_loader": True, "exclude_commands": True}, [Fit, Mail], set()),
+    ({"alerts": ["Mail"], "exclude_steps": True}, [Load, Mail, Summary],
+     {"loader", "command"}),
+    ({"commands": ["summary"], "exclude_loader": True,
+      "exclude_steps": True, "exclude_alerts": True}, [Summary], set()),
+    ({"commands": ["Summary"], "exclude_loader": True,
+      "exclude_steps": True, "exclude_alerts": True}, [Summary], set()),
+])
+def test_selection_keeps_each_kind_apart(flags, chosen, whole):
+    assert _choose(SUBJECTS, Selection(**flags)) == (chosen, whole)
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"steps": ["Nope"]}, "no step named 'Nope'; the steps are: Clean, Fit"),
+    ({"alert_groups": ["x"]}, "no alert group 'x'; the groups are: outside"),
+    ({"commands": ["nope"]}, "no command named 'nope'; the pipeline's "
+                             "commands are: summary (Summary)"),
+])
+def test_selection_of_unknown_names_lists_the_valid_ones(flags, message):
+    from corral_lib.errors import CorralError
+
+    with pytest.raises(CorralError) as info:
+        _choose(SUBJECTS, Selection(**flags))
+    assert str(info.value) == message
+    assert info.value.returncode == 2
