@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 from argparse import Namespace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -180,12 +181,15 @@ def _explain(message: str, versions: Path | None) -> str:
             "two people wrote revisions at the same time; join them with "
             "'corral alembic merge heads -m \"merge\"'"
         )
-    if "Can't locate revision identified by" in first:
+    unknown = re.search(
+        r"(?:Can't locate revision identified by|No such revision or "
+        r"branch) '([^']*)'", first)
+    if unknown:
         return (
-            f"{first.rstrip('.')}: no revision file{folder} has that id "
-            "(it may be the database's revision, from a file since removed); "
-            "restore the file, or mark the database with 'corral alembic "
-            "stamp REVISION'"
+            f"no revision file{folder} has the id '{unknown.group(1)}' (if "
+            "the database names it, its file was removed since); restore "
+            "the file, or mark the database as being at a revision that "
+            "exists with 'corral alembic stamp --purge REVISION'"
         )
     return f"alembic: {first}"
 
@@ -272,15 +276,21 @@ def upgrade(config: Config, revision: str = "heads",
     """Apply the revisions up to `revision` (the newest by default).
 
     `status(text)` is a context manager wrapped around each revision, for
-    progress lines. A failing revision raises RevisionFailed, whose message
-    also says which revision the database is left at.
+    progress lines. A failing revision raises a MigrationError that names
+    it and says which revision the database is left at.
     """
+    config.attributes[STATUS_KEY] = status
+    with reporting_state(), alembic_errors(versions_dir(config)):
+        command.upgrade(config, revision)
+
+
+@contextlib.contextmanager
+def reporting_state() -> Iterator[None]:
+    """Add the revision the database is left at to a RevisionFailed."""
     from . import db
 
-    config.attributes[STATUS_KEY] = status
     try:
-        with alembic_errors(versions_dir(config)):
-            command.upgrade(config, revision)
+        yield
     except RevisionFailed as exc:
         now = describe_revisions(current_revisions(db.get_engine()))
         raise MigrationError(f"{exc}; the database is at {now}") from exc
@@ -343,6 +353,9 @@ def make_revision(config: Config, message: str | None = None,
         if not script.message:
             script.message = _default_message(found["changes"])
 
+    if empty and not message:
+        # Without autogenerate alembic calls no hook to name it.
+        message = "empty revision"
     with alembic_errors(versions_dir(config)):
         if len(newest_revisions(config)) > 1:
             raise CommandError("Multiple heads are present")
@@ -355,9 +368,11 @@ def make_revision(config: Config, message: str | None = None,
 
 
 def _default_message(changes: list[str]) -> str:
+    """'add column Observation.magnitude and 2 more' from the changes."""
     if not changes:
         return "empty revision"
-    first = changes[0][2:]
+    verbs = {"+": "add", "-": "remove", "~": "change"}
+    first = f"{verbs[changes[0][0]]} {changes[0][2:]}"
     more = f" and {len(changes) - 1} more" if len(changes) > 1 else ""
     return f"{first}{more}"
 
@@ -369,7 +384,7 @@ def describe_change(diff) -> str:
         # table, column, ...) and its siblings.
         kinds = [d[0].replace("modify_", "") for d in diff]
         table, column = diff[0][2], diff[0][3]
-        return f"~ {' and '.join(kinds)} of column {table}.{column}"
+        return f"~ column {table}.{column}: {' and '.join(kinds)}"
     kind = diff[0]
     sign = "+" if kind.startswith("add") else "-"
     obj = diff[-1]

@@ -157,7 +157,7 @@ def test_migration_keeps_every_row(tmp_path, backend_url):
     made = _corral(project, "makemigrations", "-m", "magnitude and flags")
     assert "+ table Flag" in made.stdout
     assert "+ column Observation.magnitude" in made.stdout
-    assert "nullable of column Statistics.min_petal_width" in made.stdout
+    assert "~ column Statistics.min_petal_width: nullable" in made.stdout
     revision = re.search(r"Wrote revision (\w+)", made.stdout).group(1)
     files = list((project / "irispl" / "migrations" / "versions").glob(
         f"*_{revision}_*.py"))

@@ -107,6 +107,25 @@ def test_createdb_stamps_a_new_database(project):
     existing = _ok(project, "createdb", "--noinput")
     assert "Marked" not in existing.stdout
 
+    # A revision to fill in by hand follows the newest one.
+    by_hand = _ok(project, "makemigrations", "--empty", "-m", "by hand")
+    assert "(by hand)" in by_hand.stdout
+    written = by_hand.stdout.split(": ", 1)[1].splitlines()[0]
+    text = (project / written).read_text()
+    assert f"down_revision = {revision!r}" in text
+    assert "def upgrade():\n    pass" in text
+
+
+def test_unknown_database_revision_is_explained(project):
+    with sqlite3.connect(project / "irispl-dev.db") as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num "
+                     "VARCHAR(32) NOT NULL PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('deadbeef0000')")
+    error = _fails(project, "migrate", "--noinput")
+    assert "no revision file in irispl/migrations/versions has the id " \
+        "'deadbeef0000'" in error
+    assert "'corral alembic stamp --purge REVISION'" in error
+
 
 def test_framework_tables_are_migrated_too(project):
     """A database made before Corral gained a framework table gets it
@@ -142,7 +161,7 @@ def test_sqlite_rebuilds_a_table_other_tables_point_at(project):
         "name = db.Column(db.String(50), unique=True)",
         "name = db.Column(db.String(50), unique=True, nullable=False)"))
     made = _ok(project, "makemigrations", "-m", "names are required")
-    assert "nullable of column Name.name" in made.stdout
+    assert "~ column Name.name: nullable" in made.stdout
     _ok(project, "migrate", "--noinput")
 
     with sqlite3.connect(project / "irispl-dev.db") as conn:
@@ -258,7 +277,7 @@ def test_duckdb_names_the_tables_that_block_a_rebuild(tmp_path, duckdb_url):
         "name = db.Column(db.String(50), unique=True)",
         "name = db.Column(db.String(50), unique=True, nullable=False)"))
     made = _ok(project, "makemigrations", "-m", "names are required")
-    assert "nullable of column Name.name" in made.stdout
+    assert "~ column Name.name: nullable" in made.stdout
 
     error = _fails(project, "migrate", "--noinput")
     assert "DuckDB cannot rebuild table 'Name'" in error

@@ -71,7 +71,9 @@ class MakeMigrations(BaseCommand):
         from ..migrations import display_path, get_config, make_revision
 
         config = get_config(self.stdout)
-        _database("makemigrations")
+        if not empty:
+            # Autogenerate compares with the database: it must exist.
+            _database("makemigrations")
         script, changes = make_revision(config, message, empty=empty)
         if script is None:
             self.write("No changes detected; no revision written.")
@@ -165,7 +167,9 @@ class Alembic(BaseCommand):
         from ..migrations import (
             STATUS_KEY,
             alembic_errors,
+            config_path,
             get_config,
+            reporting_state,
             versions_dir,
         )
 
@@ -177,8 +181,8 @@ class Alembic(BaseCommand):
         if args[0] == "init":
             raise CorralError(
                 "alembic init: the pipeline's migrations folder exists "
-                "already (corral create made it); its alembic.ini is "
-                "settings.MIGRATIONS_SETTINGS"
+                f"already ({config_path().parent}, made by 'corral create'); "
+                "settings.MIGRATIONS_SETTINGS names its alembic.ini"
             )
         try:
             options = line.parser.parse_args(
@@ -198,7 +202,7 @@ class Alembic(BaseCommand):
         ):
             if not getattr(options, "sql", False):
                 _database(f"alembic {function.__name__}")
-        with alembic_errors(versions_dir(config)):
+        with reporting_state(), alembic_errors(versions_dir(config)):
             function(
                 config,
                 *[getattr(options, k, None) for k in positional],
