@@ -254,6 +254,8 @@ def test_the_scaffold_and_the_iris_example_pass_their_tests(tmp_path):
     result = run_corral("test", "-vv", cwd=scaffold)
     assert result.returncode == 0, result
     assert "fresh.tests.MyStepTest [step MyStep]" in result.stderr
+    assert "Ran 4 tests" in result.stderr  # loader, step, alert, command
+    assert not (scaffold / "alerts.log").exists()  # the alert was mocked
 
     iris = make_pipeline(tmp_path / "iris")
     result = run_corral("test", "-vv", cwd=iris)
