@@ -67,8 +67,8 @@ def run_processors(command, processors, *, sync=False, chunk_size=None,
     """
     from ..conf import settings
     from ..run.runner import Partition
-    from ..schedule import StopFlag, execute
-    from ..schedule.signals import exit_status
+    from ..schedule import StopFlag
+    from ..schedule.signals import stop_on_signals
 
     if procs is not None and procs < 1:
         raise CorralError("--procs must be 1 or more", returncode=2)
@@ -78,15 +78,26 @@ def run_processors(command, processors, *, sync=False, chunk_size=None,
     if every < 0:
         raise CorralError("--every must be 0 or more seconds", returncode=2)
     stop = StopFlag()
+    # Installed for the whole command, so a signal during --loop's sleep
+    # stops it as cleanly as one during a run.
+    with stop_on_signals(stop):
+        return _run_passes(command, processors, stop, sync=sync,
+                           chunk_size=chunk_size, procs=procs,
+                           partition=part, once=once, loop=loop,
+                           every=every, quiet=quiet, executor=executor,
+                           scheduler=scheduler, only_failed=only_failed)
+
+
+def _run_passes(command, processors, stop, *, loop, every, quiet,
+                **flags) -> list:
+    from ..schedule import execute
+    from ..schedule.signals import exit_status
+
     log_level = "WARNING" if quiet else None
     while True:
         board = make_board(command, quiet)
-        results = execute(
-            processors, sync=sync, chunk_size=chunk_size, procs=procs,
-            partition=part, once=once, stop=stop, board=board,
-            executor=executor, scheduler=scheduler,
-            only_failed=only_failed, log_level=log_level,
-        )
+        results = execute(processors, stop=stop, board=board,
+                          log_level=log_level, **flags)
         interrupted = next((r.interrupted for r in results if r.interrupted),
                            None) or stop.reason
         report_results(command, results, exit_on_failure=not loop)

@@ -587,9 +587,15 @@ def ensure_framework_tables(engine) -> None:
     with lock_for(engine):
         existing = set(sa.inspect(engine).get_table_names())
         missing = [t for t in tables if t.name not in existing]
-        if missing:
-            db.Model.metadata.create_all(engine, tables=missing,
-                                         checkfirst=False)
+        try:
+            if missing:
+                db.Model.metadata.create_all(engine, tables=missing,
+                                             checkfirst=False)
+        except sa.exc.SQLAlchemyError:
+            # Another process of a server database made them meanwhile.
+            existing = set(sa.inspect(engine).get_table_names())
+            if any(t.name not in existing for t in missing):
+                raise
     _tables_checked.add(key)
 
 
@@ -775,7 +781,7 @@ def _step_chunk(processor, session, lock, objects, keys, result,
             if options.strict:
                 raise
             columns = primary_key(type(obj))
-            failure = (key_text(obj, columns), exc)
+            failure = (key_text(obj, columns), exc, tb_module.format_exc())
             break
     if failure is None:
         try:
@@ -790,7 +796,8 @@ def _step_chunk(processor, session, lock, objects, keys, result,
             logger.info("%s: writing a chunk failed (%s); doing it again "
                         "row by row", result.processor, _describe(exc))
     session.rollback()
-    tried = {failure[0]: 1} if failure else {}
+    # The row that failed here has had its first attempt.
+    tried = {failure[0]: (1, failure[1], failure[2])} if failure else {}
     _careful_step_chunk(processor, session, lock, keys, result, options,
                         tried)
 
@@ -810,8 +817,15 @@ def _careful_step_chunk(processor, session, lock, keys, result, options,
             if options.stop_requested():
                 raise Stopped()
             key = key_text(obj, columns)
-            attempts = tried.get(key, 0)
+            attempts, exc, trace = tried.get(key, (0, None, None))
             while True:
+                if attempts > options.retries:
+                    _record_failure(session, type(processor), key, exc,
+                                    trace, attempts)
+                    if not nested:
+                        session.commit()
+                    _note_failure(result, key, exc)
+                    break
                 savepoint = session.begin_nested() if nested else None
                 try:
                     created = 0
@@ -827,8 +841,9 @@ def _careful_step_chunk(processor, session, lock, keys, result, options,
                         savepoint.commit()
                     else:
                         session.commit()
-                except Exception as exc:
-                    trace = tb_module.format_exc()
+                except Exception as error:
+                    # `error` is unbound after this block; keep it.
+                    exc, trace = error, tb_module.format_exc()
                     if nested:
                         savepoint.rollback()
                     else:
@@ -836,14 +851,7 @@ def _careful_step_chunk(processor, session, lock, keys, result, options,
                     if options.strict:
                         raise
                     attempts += 1
-                    if attempts <= options.retries:
-                        continue
-                    _record_failure(session, type(processor), key, exc,
-                                    trace, attempts)
-                    if not nested:
-                        session.commit()
-                    _note_failure(result, key, exc)
-                    break
+                    continue
                 result.processed += 1
                 result.created += created
                 result.changed += changed

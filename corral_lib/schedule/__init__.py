@@ -87,6 +87,11 @@ def execute(processors, sync: bool = True, chunk_size=None, *,
     runner = None
     try:
         if not sync:
+            # Made once here rather than raced for by every worker.
+            from .. import db
+            from ..run.runner import ensure_framework_tables
+
+            ensure_framework_tables(db.get_engine())
             runner = _parallel_runner(executor, scheduler, log_level, board,
                                       stop)
         with stop_on_signals(stop, runner.on_signal if runner else None):

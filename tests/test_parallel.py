@@ -1,0 +1,110 @@
+"""Parallel runs: worker processes, partitions, rounds and the file lock."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, make_pipeline, run_corral
+from test_cli_run import EXPECTED_MEANS, _statistics
+from test_run_support import make_items_pipeline, query, table_rows, times
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
+def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend):
+    """The iris steps feed each other: parallel rounds finish the chain."""
+    suffix = "db" if backend == "sqlite" else "duckdb"
+    url = f"{backend}:///{tmp_path / ('iris.' + suffix)}"
+    project = make_pipeline(tmp_path, connection=url)
+    for args in (["createdb", "--noinput"], ["load"], ["run"],
+                 ["check-alerts"]):
+        result = run_corral(*args, cwd=project)
+        assert result.returncode == 0, result
+    assert _statistics(url) == EXPECTED_MEANS
+    assert len((project / "statistics.log").read_text().splitlines()) == 3
+    again = run_corral("run", "--once", cwd=project)
+    assert again.returncode == 0, again
+    assert _statistics(url) == EXPECTED_MEANS
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_parallel_writers_never_see_locks(tmp_path, backend, request):
+    """Two steps writing the same rows, one of them in three processes,
+    plus a second `corral run` started at the same time. File databases
+    take turns through the lock file; PostgreSQL needs none."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        suffix = "db" if backend == "sqlite" else "duckdb"
+        url = f"{backend}:///{tmp_path / ('items.' + suffix)}"
+    project = make_items_pipeline(tmp_path, url, items=600,
+                                  steps=("Mark", "Other"), CHUNK_SIZE=50)
+    second = subprocess.Popen(
+        [sys.executable, str(ROOT / "corral.py"), "run", "-s", "Other",
+         "--procs", "2", "--partition", "1/1"],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = run_corral("run", "--procs", "3", cwd=project)
+    out, err = second.communicate(timeout=300)
+    assert first.returncode == 0, first
+    assert second.returncode == 0, (out, err)
+    for text in (first.stderr, err):
+        assert "locked" not in text.lower()
+    assert set(times(url).values()) == {1}
+    assert query(url, 'SELECT COUNT(*), SUM(other) FROM "Item"')[0] == (
+        600, 600)
+    lock_file = tmp_path / f"items.{'db' if backend == 'sqlite' else 'duckdb'}.lock"
+    assert lock_file.exists() == (backend != "postgresql")
+
+
+def test_partition_slices_cover_every_row_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'items.db'}"
+    project = make_items_pipeline(tmp_path, url, items=90, tags=40,
+                                  steps=("Mark", "TagStep"))
+    one = run_corral("run", "--partition", "1/3", "--once", cwd=project)
+    assert one.returncode == 0, one
+    marked = {i for i, n in times(url).items() if n}
+    assert marked == {i for i in range(1, 91) if i % 3 == 0}
+    tags_one = {c for c, n in query(url, 'SELECT code, times FROM "Tag"')
+                if n}
+    assert 0 < len(tags_one) < 40
+    # The other two slices at once, in separate programs.
+    others = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "corral.py"), "run", "--partition",
+             part, "--once", "--procs", "2"],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        for part in ("2/3", "3/3")
+    ]
+    for process in others:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, (out, err)
+    assert set(times(url).values()) == {1}
+    assert {n for _, n in query(url, 'SELECT code, times FROM "Tag"')} == {1}
+
+
+def test_bad_partition_is_one_clear_line(tmp_path):
+    project = make_items_pipeline(tmp_path, items=3)
+    result = run_corral("run", "--partition", "4/3", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "corral: error: --partition '4/3': write it as I/N with 1 <= I <= "
+        "N, for example 2/4 for the second of four slices"
+    ]
+
+
+def test_lssteps_shows_processes_and_debug_process(tmp_path):
+    project = make_items_pipeline(tmp_path, items=3,
+                                  steps=("Mark", "Other"),
+                                  DEBUG_PROCESS=False)
+    result = run_corral("lssteps", cwd=project)
+    assert result.returncode == 0, result
+    rows = {row[0]: row[1] for row in table_rows(result.stdout)}
+    assert rows == {"Mark": "1", "Other": "2"}
+    assert "TOTAL PROCESSES: 3" in result.stdout
+    assert "DEBUG PROCESS: Disabled" in result.stdout
+    plan = run_corral("plan", cwd=project)
+    assert plan.returncode == 0, plan
+    assert table_rows(plan.stdout)[1] == ["Other", "step", "2", "3", "0"]
