@@ -3,6 +3,7 @@ backend: change the models, makemigrations, migrate, and nothing stored is
 lost; downgrade and upgrade again."""
 
 import re
+import shutil
 
 import pytest
 import sqlalchemy as sa
@@ -48,22 +49,62 @@ with db.session_scope() as session:
     session.add(models.Flag(observation_id=first.id, note="again"))
 """
 
-# One Statistics row per species, so the changed table holds rows too.
-FILL_STATISTICS = """
+# The rows the test keeps an eye on: every iris flower, its species, and
+# one Statistics row per species (so the changed table holds rows too).
+# One `corral exec` stores them all; the loader and steps are other tests'.
+STORE_ROWS = """
+import csv
+
 from corral import db
+from corral.conf import settings
 from irispl import models
 
-with db.session_scope() as session:
-    for name in session.query(models.Name):
-        values = [o.petal_width for o in name.observations]
+with db.session_scope() as session, open(settings.IRIS_PATH) as fp:
+    names = {}
+    for row in csv.DictReader(fp):
+        if row["Name"] not in names:
+            names[row["Name"]] = models.Name(name=row["Name"])
+        session.add(models.Observation(
+            name=names[row["Name"]],
+            sepal_length=float(row["SepalLength"]),
+            sepal_width=float(row["SepalWidth"]),
+            petal_length=float(row["PetalLength"]),
+            petal_width=float(row["PetalWidth"])))
+    for name in names.values():
         fields = {f"{kind}_{measure}": 0.0
                   for kind in ("mean", "min", "max")
                   for measure in models.MEASURES}
-        fields.update(mean_petal_width=sum(values) / len(values),
-                      min_petal_width=min(values),
-                      max_petal_width=max(values))
+        widths = [o.petal_width for o in name.observations]
+        fields.update(mean_petal_width=sum(widths) / len(widths),
+                      min_petal_width=min(widths),
+                      max_petal_width=max(widths))
         session.add(models.Statistics(name=name, **fields))
 """
+
+
+def copy_pipeline(template, tmp_path, connection=None):
+    """A copy of a scaffolded pipeline, on its own database."""
+    project = tmp_path / "irispl"
+    shutil.copytree(template, project)
+    if connection:
+        settings = project / "irispl" / "settings.py"
+        settings.write_text(
+            settings.read_text() + f"\nCONNECTION = {connection!r}\n")
+    return project
+
+
+def store_rows(project, tmp_path):
+    script = tmp_path / "store_rows.py"
+    script.write_text(STORE_ROWS)
+    result = run_corral("exec", script, cwd=project)
+    assert result.returncode == 0, result
+
+
+@pytest.fixture(scope="module")
+def scaffold(tmp_path_factory):
+    """The iris example, scaffolded once for the module's tests."""
+    return make_pipeline(tmp_path_factory.mktemp("scaffold"))
+
 
 TABLES = {
     "Name": ["id", "name"],
@@ -142,13 +183,10 @@ def backend_url(request, tmp_path):
     return request.getfixturevalue("mysql_url")
 
 
-def test_migration_keeps_every_row(tmp_path, backend_url):
-    project = make_pipeline(tmp_path, connection=backend_url)
+def test_migration_keeps_every_row(scaffold, tmp_path, backend_url):
+    project = copy_pipeline(scaffold, tmp_path, backend_url)
     _corral(project, "createdb", "--noinput")
-    _corral(project, "load")
-    fill = tmp_path / "fill.py"
-    fill.write_text(FILL_STATISTICS)
-    _corral(project, "exec", fill)
+    store_rows(project, tmp_path)
     before = _snapshot(backend_url)
     assert len(before["Observation"]) == 150
     assert len(before["Statistics"]) == 3

@@ -3,7 +3,6 @@ framework's own tables, rebuilding a table others point at, the
 confirmation, and the mistakes a user can make, each answered with one
 line that says what to do."""
 
-import shutil
 import sqlite3
 import textwrap
 
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 
 from conftest import make_pipeline, run_corral
 from corral_lib.db import duckdb_reflection
+from test_migrations import copy_pipeline, store_rows
 
 NEW_COLUMN = (
     "    petal_width = db.Column(db.Float, nullable=False)\n",
@@ -56,9 +56,15 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture
 def project(sqlite_template, tmp_path):
     """A copy of the template, for a test to change at will."""
-    target = tmp_path / "irispl"
-    shutil.copytree(sqlite_template, target)
-    return target
+    return copy_pipeline(sqlite_template, tmp_path)
+
+
+def _on(sqlite_template, tmp_path, url):
+    """A copy of the template on another database, created."""
+    project = copy_pipeline(sqlite_template, tmp_path, url)
+    (project / "irispl-dev.db").unlink()
+    _ok(project, "createdb", "--noinput")
+    return project
 
 
 def _ok(project, *args, input=None):
@@ -155,7 +161,7 @@ def test_sqlite_rebuilds_a_table_other_tables_point_at(project):
     """Batch mode rebuilds Name (drop, create, copy) while Observation's
     150 rows point at it; SQLite's foreign keys must not get in the way,
     and must hold afterwards."""
-    _ok(project, "load")
+    store_rows(project, project.parent)
     models = project / "irispl" / "models.py"
     models.write_text(models.read_text().replace(
         "name = db.Column(db.String(50), unique=True)",
@@ -232,8 +238,8 @@ def test_missing_migrations_folder_is_named(project):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "duckdb", "mysql"])
-def test_failing_revision_is_named_and_rolled_back(request, tmp_path,
-                                                   backend):
+def test_failing_revision_is_named_and_rolled_back(request, sqlite_template,
+                                                   tmp_path, backend):
     # PostgreSQL rolls schema changes back as SQLite and DuckDB do; MariaDB
     # is the backend that cannot, and the message differs there.
     if backend == "sqlite":
@@ -241,8 +247,7 @@ def test_failing_revision_is_named_and_rolled_back(request, tmp_path,
         url = f"sqlite:///{project / 'irispl-dev.db'}"
     else:
         url = request.getfixturevalue(f"{backend}_url")
-        project = make_pipeline(tmp_path, connection=url)
-        _ok(project, "createdb", "--noinput")
+        project = _on(sqlite_template, tmp_path, url)
     versions = project / "irispl" / "migrations" / "versions"
     (versions / "20990101_badc0ffee001_broken.py").write_text(
         textwrap.dedent(BROKEN_REVISION.format(down=None)))
@@ -267,11 +272,11 @@ def test_failing_revision_is_named_and_rolled_back(request, tmp_path,
         assert "half_done" not in columns
 
 
-def test_duckdb_names_the_tables_that_block_a_rebuild(tmp_path, duckdb_url):
+def test_duckdb_names_the_tables_that_block_a_rebuild(sqlite_template,
+                                                      tmp_path, duckdb_url):
     """DuckDB cannot drop a table other tables' foreign keys point at, so
     it cannot rebuild it; the error says which tables are in the way."""
-    project = make_pipeline(tmp_path, connection=duckdb_url)
-    _ok(project, "createdb", "--noinput")
+    project = _on(sqlite_template, tmp_path, duckdb_url)
     models = project / "irispl" / "models.py"
     models.write_text(models.read_text().replace(
         "name = db.Column(db.String(50), unique=True)",
