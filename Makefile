@@ -37,3 +37,47 @@ lint: install
 
 clean:
 	rm -rf build dist .pytest_cache
+
+# --- The single executable -------------------------------------------------
+# `make dist` builds dist/corral (PyInstaller, build.spec) with corral.1 and
+# SHA256SUMS beside it, then prints its size and start-up time. The build
+# runs in its own environment, build/dist-venv, installed from the exact
+# versions in requirements-dist.txt: from wheelhouse/ alone when that folder
+# exists (see `make wheelhouse`, for building with no network), else from
+# PyPI.
+DIST_VENV := build/dist-venv
+DIST_PY := $(DIST_VENV)/bin/python
+DIST_STAMP := $(DIST_VENV)/.installed
+DIST_PINS := requirements-dist.txt
+WHEELHOUSE := wheelhouse
+
+.PHONY: dist dist-venv man wheelhouse
+
+dist-venv: $(DIST_STAMP)
+
+$(DIST_STAMP): $(DIST_PINS)
+	rm -rf $(DIST_VENV)
+	$(PYTHON) -m venv $(DIST_VENV)
+	if [ -d $(WHEELHOUSE) ]; then \
+	  $(DIST_PY) -m pip install --quiet --no-index \
+	    --find-links $(WHEELHOUSE) -r $(DIST_PINS); \
+	else \
+	  $(DIST_PY) -m pip install --quiet -r $(DIST_PINS); \
+	fi
+	touch $(DIST_STAMP)
+
+# Every wheel the build needs, PyInstaller included, for this machine's
+# Python and platform; packages published only as source are built here.
+wheelhouse:
+	$(PYTHON) -m pip wheel --quiet --wheel-dir $(WHEELHOUSE) -r $(DIST_PINS)
+	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) wheels; copy it" \
+	  "beside the source to build with no network"
+
+man: $(DIST_STAMP)
+	$(DIST_PY) tools/build_manpage.py --output corral.1
+
+dist: man
+	$(DIST_PY) tools/build_dist.py --out dist/corral
+	cp corral.1 dist/corral.1
+	cd dist && sha256sum corral corral.1 > SHA256SUMS
+	$(PYTHON) tools/startup_bench.py --exe dist/corral

@@ -68,7 +68,14 @@ def version_text() -> str:
     from importlib import metadata
 
     parts = [f"Python {platform.python_version()}"]
-    for dist in ("SQLAlchemy", "duckdb", "duckdb-engine", "alembic"):
+    dists = ["SQLAlchemy", "duckdb", "duckdb-engine", "alembic"]
+    if getattr(sys, "frozen", False):
+        # The single executable carries its own libraries (build.spec
+        # bundles their metadata): name every one, so that a bug report
+        # says exactly what ran.
+        dists += ["SQLAlchemy-Utils", "PyMySQL", "prompt-toolkit", "Pygments",
+                  "tabulate", "coverage", "flake8", "filelock"]
+    for dist in dists:
         try:
             parts.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
