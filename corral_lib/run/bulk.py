@@ -14,7 +14,7 @@ columns, and leaves everything else to the ordinary flush:
   keys back and stay outside the session.
 - `flush_updates()`: stored objects of a plain mapper whose changes are
   column values only. After the UPDATE their state is marked clean with
-  `InstanceState._commit_all()`, exactly what the flush does after its own
+  `InstanceState._commit_all_states()`, what the flush does after its own
   UPDATE. That method is internal to SQLAlchemy; pyproject.toml keeps
   SQLAlchemy below 2.2, and `usable()` turns this path off if it is gone.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipDirection
@@ -39,7 +40,7 @@ def usable() -> bool:
     """Whether this SQLAlchemy still has what flush_updates() relies on."""
     from sqlalchemy.orm.state import InstanceState
 
-    return hasattr(InstanceState, "_commit_all")
+    return hasattr(InstanceState, "_commit_all_states")
 
 
 @dataclasses.dataclass(eq=False)
@@ -57,6 +58,13 @@ class _MapperInfo:
     # reverse relationship keys to expire on a many-to-one target after
     # a bulk insert, so its pending backref list does not hold the row
     reverse_keys: dict
+    # attribute key -> column key, for the fast paths
+    column_keys: dict
+    # whether load_chunk() may build this mapper's objects itself
+    loadable: bool
+    identity_class: type
+    # attribute keys whose type compares with plain ==
+    exact_compare: frozenset
 
 
 _info_cache: dict = {}
@@ -117,10 +125,24 @@ def _build_info(mapper) -> _MapperInfo | None:
                 ]
                 continue
         others.add(rel.key)
+    loadable = (
+        len(columns) == len(mapper.column_attrs)
+        and not any(p.deferred for p in mapper.column_attrs)
+        and all(rel.lazy == "select" for rel in mapper.relationships)
+        and not len(mapper.class_manager.dispatch.load)
+        and not len(mapper.class_manager.dispatch.refresh)
+    )
     return _MapperInfo(
         table=table, columns=columns, pk_keys=tuple(pk_keys),
         many_to_one=many_to_one, other_relationships=frozenset(others),
         reverse_keys=reverse_keys,
+        column_keys={k: c.key for k, c in columns.items()},
+        loadable=loadable, identity_class=mapper._identity_class,
+        exact_compare=frozenset(
+            k for k, c in columns.items()
+            if k not in pk_keys and type(c.type).compare_values
+            is sa.types.TypeEngine.compare_values
+        ),
     )
 
 
@@ -183,39 +205,67 @@ class Inserter:
 
     def offer(self, obj) -> bool:
         """Take `obj` for bulk insertion if it qualifies; else False."""
-        state = instance_state(obj)
-        if state.key is not None or state.session_id is not None:
+        values = obj.__dict__
+        state = values.get("_sa_instance_state")
+        if state is None or state.key is not None or (
+            state.session_id is not None
+        ):
             return False
-        info = mapper_info(state.mapper)
+        info = _info_cache.get(state.mapper)
         if info is None:
-            return False
-        values = {}
-        targets = []
-        for key, value in state.dict.items():
-            column = info.columns.get(key)
-            if column is not None:
-                values[column.key] = value
-                continue
-            if key in info.many_to_one:
-                if value is None:
-                    for local, _ in info.many_to_one[key]:
-                        values.setdefault(local.key, None)
-                    continue
-                target = instance_state(value)
-                if target.key is None:
-                    return False  # its key is not known yet
-                for local, target_key in info.many_to_one[key]:
-                    if target_key not in target.dict:
-                        return False
-                    values[local.key] = target.dict[target_key]
-                targets.append((target, info.reverse_keys[key]))
-                continue
-            if key in info.other_relationships and not value:
-                continue  # an empty collection
-            return False
-        self.pending.append((info.table, values))
-        self._targets.extend(targets)
+            info = mapper_info(state.mapper)
+            if info is None:
+                return False
+        column_keys = info.column_keys
+        keys = []
+        row = []
+        targets = None
+        for key, value in values.items():
+            column_key = column_keys.get(key)
+            if column_key is not None:
+                keys.append(column_key)
+                row.append(value)
+            elif key != "_sa_instance_state":
+                found = self._relationship(info, key, value, keys, row)
+                if found is False:
+                    return False
+                if found:
+                    targets = (targets or []) + [found]
+        self.pending.append((info.table, tuple(keys), row))
+        if targets:
+            self._targets.extend(targets)
         return True
+
+    @staticmethod
+    def _relationship(info, key, value, keys, row):
+        """Foreign key values from a many-to-one relationship.
+
+        Returns False when the object cannot be bulk inserted, None when
+        there is nothing to follow up, or (target state, reverse keys).
+        """
+        if key in info.many_to_one:
+            pairs = info.many_to_one[key]
+            if value is None:
+                for local, _ in pairs:
+                    if local.key not in keys:
+                        keys.append(local.key)
+                        row.append(None)
+                return None
+            target = instance_state(value)
+            if target.key is None:
+                return False  # its key is not known yet
+            for local, target_key in pairs:
+                if target_key not in target.dict:
+                    return False
+                if local.key in keys:
+                    row[keys.index(local.key)] = target.dict[target_key]
+                else:
+                    keys.append(local.key)
+                    row.append(target.dict[target_key])
+            return (target, info.reverse_keys[key])
+        if key in info.other_relationships and not value:
+            return None  # an empty collection
+        return False
 
     def flush(self, session) -> int:
         """Insert what was collected; return how many rows."""
@@ -225,13 +275,13 @@ class Inserter:
         total = 0
         run: list = []
         shape = None
-        for table, values in self.pending:
-            this = (table, tuple(values))
+        for table, keys, row in self.pending:
+            this = (table, keys)
             if this != shape and run:
                 total += _insert_rows(connection, shape, run)
                 run = []
             shape = this
-            run.append(values)
+            run.append(row)
         total += _insert_rows(connection, shape, run)
         for target, keys in self._targets:
             if keys and target.session_id == session.hash_key:
@@ -243,7 +293,8 @@ class Inserter:
         return total
 
 
-def _insert_rows(connection, shape, rows: list[dict]) -> int:
+def _insert_rows(connection, shape, rows: list) -> int:
+    """INSERT `rows` (sequences in the order of the shape's keys)."""
     table, keys = shape
     given = [table.c[k] for k in keys]
     defaults = []
@@ -262,7 +313,8 @@ def _insert_rows(connection, shape, rows: list[dict]) -> int:
             defaults.append((column, lambda d=default: d.arg(None)))
         else:
             # A SQL expression default: let Core compute it per row.
-            connection.execute(table.insert(), rows)
+            connection.execute(table.insert(),
+                               [dict(zip(keys, row)) for row in rows])
             return len(rows)
 
     def build():
@@ -275,15 +327,18 @@ def _insert_rows(connection, shape, rows: list[dict]) -> int:
             mapping[column] = column.default.next_value()
         return table.insert().values(mapping), types
 
-    try:
-        params = [
-            tuple(row[k] for k in keys) + tuple(f() for _, f in defaults)
-            for row in rows
-        ]
-    except TypeError:
-        # A default that needs the insert's context: Core knows how.
-        connection.execute(table.insert(), rows)
-        return len(rows)
+    if defaults:
+        try:
+            params = [
+                tuple(row) + tuple(f() for _, f in defaults) for row in rows
+            ]
+        except Exception:
+            # A default that needs the insert's context: Core knows how.
+            connection.execute(table.insert(),
+                               [dict(zip(keys, row)) for row in rows])
+            return len(rows)
+    else:
+        params = rows
     key = ("insert", table, keys, tuple(c.key for c, _ in defaults))
     _execute_many(connection, key, build, params)
     return len(rows)
@@ -292,90 +347,153 @@ def _insert_rows(connection, shape, rows: list[dict]) -> int:
 # -- updating changed objects -----------------------------------------
 
 
-def flush_updates(session) -> tuple[int, int]:
+def flush_updates(session, objects=None) -> tuple[int, int]:
     """UPDATE the plain column changes of stored objects in bulk.
 
-    Returns (objects changed, objects left for the ordinary flush).
-    Objects whose values were set to what they already were are marked
-    clean and not counted.
+    `objects` are the ones to look at (the chunk's; every dirty object of
+    the session when None). Returns (objects changed, dirty objects left
+    for the ordinary flush). Objects whose values were set to what they
+    already were are marked clean and not counted.
     """
+    if objects is None:
+        objects = session.dirty
     groups: dict = {}
     left = 0
-    unchanged = []
-    for obj in session.dirty:
-        state = instance_state(obj)
-        info = mapper_info(state.mapper) if state.key is not None else None
+    clean = []
+    for obj in objects:
+        values = obj.__dict__
+        state = values["_sa_instance_state"]
+        if not state.modified:
+            continue
+        info = _info_cache.get(state.mapper)
         committed = state.committed_state
-        if info is None or not committed or state.__dict__.get(
-            "_pending_mutations"
+        if (
+            info is None or state.key is None or not committed
+            or "_pending_mutations" in state.__dict__
+            or state in session._deleted
         ):
             left += 1
             continue
-        values = state.dict
+        exact = info.exact_compare
         changed = []
         for key, old in committed.items():
-            column = info.columns.get(key)
-            if column is None or key in info.pk_keys or key not in values:
-                changed = None
-                break
-            new = values[key]
-            if old is NO_VALUE:
-                changed.append(key)
-                continue
-            try:
-                same = bool(column.type.compare_values(old, new))
-            except Exception:
-                same = False
-            if not same:
+            if key not in exact:
+                column = info.columns.get(key)
+                if column is None or key in info.pk_keys:
+                    changed = None
+                    break
+                try:
+                    same = bool(column.type.compare_values(old, values[key]))
+                except Exception:
+                    same = False
+                if not same:
+                    changed.append(key)
+            elif old is NO_VALUE or old != values[key]:
                 changed.append(key)
         if changed is None:
             left += 1
             continue
-        if not changed:
-            unchanged.append(state)
-            continue
-        shape = (info, tuple(changed))
-        groups.setdefault(shape, []).append(state)
-    if not groups and not unchanged:
-        return 0, left
-    connection = session.connection() if groups else None
+        clean.append((state, values))
+        if changed:
+            shape = (info, tuple(changed))
+            group = groups.get(shape)
+            if group is None:
+                group = groups[shape] = []
+            group.append(values)
     count = 0
-    identity_map = session.identity_map
-    for (info, keys), states in groups.items():
-        table = info.table
-        set_columns = [info.columns[k] for k in keys]
-        pk_columns = [info.columns[k] for k in info.pk_keys]
-
-        def build(set_columns=set_columns, pk_columns=pk_columns,
-                  table=table):
-            types = [c.type for c in set_columns + pk_columns]
-            where = [
-                c == sa.bindparam(f"p{len(set_columns) + i}", type_=c.type)
-                for i, c in enumerate(pk_columns)
-            ]
-            values = {
-                c: sa.bindparam(f"p{i}", type_=c.type)
-                for i, c in enumerate(set_columns)
-            }
-            return table.update().where(*where).values(values), types
-
-        all_keys = keys + info.pk_keys
-        rows = [tuple(s.dict[k] for k in all_keys) for s in states]
-        rowcount = _execute_many(
-            connection, ("update", table, keys), build, rows
-        )
-        if (
-            rowcount >= 0
-            and connection.dialect.supports_sane_multi_rowcount
-            and rowcount != len(rows)
-        ):
-            raise sa.orm.exc.StaleDataError(
-                f"UPDATE of {table.name} matched {rowcount} of {len(rows)} "
-                "rows; some were deleted by another process meanwhile"
-            )
-        for state in states:
-            state._commit_all(state.dict, identity_map)
-        count += len(states)
-    for state in unchanged:
-        state._commit_all(state.dict, identity_map)
+    if groups:
+        connection = session.connection()
+        for (info, keys), rows in groups.items():
+            count += _update_rows(connection, info, keys, rows)
+    if clean:
+        type(clean[0][0])._commit_all_states(clean, session.identity_map)
     return count, left
+
+
+def _update_rows(connection, info, keys, rows) -> int:
+    table = info.table
+    set_columns = [info.columns[k] for k in keys]
+    pk_columns = [info.columns[k] for k in info.pk_keys]
+
+    def build():
+        types = [c.type for c in set_columns + pk_columns]
+        where = [
+            c == sa.bindparam(f"p{len(set_columns) + i}", type_=c.type)
+            for i, c in enumerate(pk_columns)
+        ]
+        values = {
+            c: sa.bindparam(f"p{i}", type_=c.type)
+            for i, c in enumerate(set_columns)
+        }
+        return table.update().where(*where).values(values), types
+
+    getter = operator.itemgetter(*(keys + info.pk_keys))
+    if len(keys) + len(info.pk_keys) == 1:
+        params = [(getter(values),) for values in rows]
+    else:
+        params = [getter(values) for values in rows]
+    rowcount = _execute_many(connection, ("update", table, keys), build,
+                             params)
+    if (
+        rowcount >= 0
+        and connection.dialect.supports_sane_multi_rowcount
+        and rowcount != len(params)
+    ):
+        raise sa.orm.exc.StaleDataError(
+            f"UPDATE of {table.name} matched {rowcount} of {len(params)} "
+            "rows; some were deleted by another process meanwhile"
+        )
+    return len(params)
+
+
+# -- loading a chunk ----------------------------------------------------
+
+
+def load_chunk(session, mapper, where, order_column, limit):
+    """The objects of one keyset page, built without the ORM's loader.
+
+    For a plain mapper (see `_MapperInfo.loadable`) the rows are read with
+    a Core SELECT and each object is made and registered as persistent in
+    the session's identity map, as the ORM's loader does, less its
+    generality. Returns None when the ORM must load this page instead: the
+    mapper is not plain, or a row's object is already in the session
+    (the ORM knows whether to refresh it).
+    """
+    info = mapper_info(mapper)
+    if info is None or not info.loadable or not _LOADING:
+        return None
+    keys = list(info.columns)
+    columns = [info.columns[k] for k in keys]
+    pk_positions = [keys.index(k) for k in info.pk_keys]
+    query = (sa.select(*columns).where(*where).order_by(order_column)
+             .limit(limit))
+    rows = session.connection().execute(query).all()
+    identity_map = session.identity_map
+    identity_class = info.identity_class
+    new_instance = mapper.class_manager.new_instance
+    session_id = session.hash_key
+    made = []
+    for row in rows:
+        identity = (identity_class,
+                    tuple(row[i] for i in pk_positions), None)
+        if identity in identity_map:
+            return None
+        obj = new_instance()
+        state = obj._sa_instance_state
+        obj.__dict__.update(zip(keys, row))
+        state.key = identity
+        state.identity_token = None
+        state.session_id = session_id
+        made.append((state, identity, obj))
+    for state, identity, _ in made:
+        identity_map._add_unpresent(state, identity)
+    return [obj for _, _, obj in made]
+
+
+def _loading_usable() -> bool:
+    from sqlalchemy.orm import identity
+
+    return hasattr(identity.IdentityMap, "_add_unpresent") and usable()
+
+
+_LOADING = _loading_usable()

@@ -431,13 +431,16 @@ def iter_object_chunks(session, processor_cls, chunk_size,
         return
     column = columns[0]
     where = filters(processor_cls, partition, skip_failed, only_failed)
+    mapper = sa.inspect(model)
     last = None
     while True:
-        page = sa.select(model).where(*where)
-        if last is not None:
-            page = page.where(column > last)
-        page = page.order_by(column).limit(chunk_size)
-        objects = list(session.scalars(page))
+        page_where = where if last is None else [*where, column > last]
+        objects = bulk.load_chunk(session, mapper, page_where, column,
+                                  chunk_size)
+        if objects is None:
+            page = sa.select(model).where(*page_where)
+            page = page.order_by(column).limit(chunk_size)
+            objects = list(session.scalars(page))
         if not objects:
             return
         keys = [(getattr(o, column.key),) for o in objects]
@@ -477,19 +480,16 @@ def _pending_changes(session) -> int:
     return len(session.new) + len(session.deleted) + dirty
 
 
-def _write_chunk(session) -> int:
+def _write_chunk(session, objects=None) -> int:
     """Flush the chunk (plain changes in bulk) and commit; count changes.
 
     The caller holds the write lock.
     """
     changed = 0
     if _BULK_UPDATES:
-        changed, left = bulk.flush_updates(session)
-        if left:
-            changed += _pending_changes(session)
-    else:
-        changed = _pending_changes(session)
+        changed, _ = bulk.flush_updates(session, objects)
     if session.new or session.deleted or session.dirty:
+        changed += _pending_changes(session)
         session.flush()
     session.commit()
     return changed
@@ -786,7 +786,7 @@ def _step_chunk(processor, session, lock, objects, keys, result,
     if failure is None:
         try:
             with lock:
-                result.changed += _write_chunk(session)
+                result.changed += _write_chunk(session, objects)
             result.processed += len(objects)
             result.created += created
             return
@@ -910,13 +910,9 @@ def _record_alerted(processor, session, lock, sent, failed, result,
     path = alert_cls.retrieve_python_path()
     table_name = processor.model.__table__.name
     now = _utcnow()
-    rows = [
-        {"alert_path": path, "model_table": table_name, "model_ids": key,
-         "created_at": now}
-        for key in sent
-    ]
-    shape = (Alerted.__table__, ("alert_path", "model_table", "model_ids",
-                                 "created_at"))
+    names = ("alert_path", "model_table", "model_ids", "created_at")
+    rows = [(path, table_name, key, now) for key in sent]
+    shape = (Alerted.__table__, names)
     try:
         with lock:
             if rows:
@@ -939,7 +935,9 @@ def _record_alerted(processor, session, lock, sent, failed, result,
         for row in rows:
             savepoint = session.begin_nested() if nested else None
             try:
-                session.execute(sa.insert(Alerted).values(**row))
+                session.execute(
+                    sa.insert(Alerted).values(**dict(zip(names, row)))
+                )
                 if nested:
                     savepoint.commit()
                 else:

@@ -1,0 +1,1 @@
+"""The benchmark pipeline: a catalogue of sources (see benchmarks/run.py)."""
