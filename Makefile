@@ -35,6 +35,12 @@ test: install
 lint: install
 	$(BIN)/python -m flake8 --max-line-length 88 corral.py corral_lib tests benchmarks
 
+# Throughput next to the plain-sqlite3 floor, parallelism, memory (100k vs
+# 1M rows) and start-up; prints each figure and writes bench-results.json.
+BENCH_ROWS ?= 200000
+bench: install
+	$(BIN)/python benchmarks/run.py --rows $(BENCH_ROWS) --json bench-results.json
+
 clean:
 	rm -rf build dist .pytest_cache
 
