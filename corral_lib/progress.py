@@ -25,14 +25,22 @@ class _Line:
     started: float
     # partition -> (processed, failed, selected)
     parts: dict = dataclasses.field(default_factory=dict)
+    # what earlier rounds added up to
+    base: tuple = (0, 0, 0)
     reported: int = -1
 
     def totals(self) -> tuple[int, int, int | None]:
-        done = sum(p[0] for p in self.parts.values())
-        failed = sum(p[1] for p in self.parts.values())
+        done = self.base[0] + sum(p[0] for p in self.parts.values())
+        failed = self.base[1] + sum(p[1] for p in self.parts.values())
         selected = [p[2] for p in self.parts.values()]
-        total = None if any(s is None for s in selected) else sum(selected)
+        total = None if any(s is None for s in selected) else (
+            self.base[2] + sum(selected))
         return done, failed, total
+
+    def next_round(self) -> None:
+        done, failed, total = self.totals()
+        self.base = (done, failed, total or 0)
+        self.parts = {}
 
     def text(self, now: float) -> str:
         done, failed, total = self.totals()
@@ -111,6 +119,11 @@ class ProgressBoard:
             line.reported = done
             self.stream.write(f"[progress @ {stamp}] {line.text(now)}\n")
         self.stream.flush()
+
+    def next_round(self) -> None:
+        """A new round starts: keep what the last one did as a base."""
+        for line in self.lines.values():
+            line.next_round()
 
     def finish(self) -> None:
         """Show the final state (terminal) and forget the lines."""

@@ -198,7 +198,6 @@ class Inserter:
 
     def __init__(self):
         self.pending: list = []
-        self._targets: list = []
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -231,9 +230,9 @@ class Inserter:
                     return False
                 if found:
                     targets = (targets or []) + [found]
+        if targets and not _unhook_backrefs(obj, targets):
+            return False
         self.pending.append((info.table, tuple(keys), row))
-        if targets:
-            self._targets.extend(targets)
         return True
 
     @staticmethod
@@ -268,7 +267,10 @@ class Inserter:
         return False
 
     def flush(self, session) -> int:
-        """Insert what was collected; return how many rows."""
+        """Insert what was collected; return how many rows.
+
+        The caller holds the write lock and commits afterwards.
+        """
         if not self.pending:
             return 0
         connection = session.connection()
@@ -283,14 +285,33 @@ class Inserter:
             shape = this
             run.append(row)
         total += _insert_rows(connection, shape, run)
-        for target, keys in self._targets:
-            if keys and target.session_id == session.hash_key:
-                obj = target.obj()
-                if obj is not None:
-                    session.expire(obj, keys)
         self.pending = []
-        self._targets = []
         return total
+
+
+def _unhook_backrefs(obj, targets) -> bool:
+    """Take `obj` out of its many-to-one targets' reverse collections.
+
+    Setting `Observation.name = name` also appends the observation to
+    `name.observations`; while that list is not loaded SQLAlchemy keeps
+    the append as a pending change, and the next flush would warn that
+    the observation is not in the session. The row is written by the bulk
+    insert instead, so the pending append is dropped; the list shows the
+    row when it is next loaded. A loaded list would hold the object
+    itself: such objects take the ordinary path (returns False).
+    """
+    for target, reverse_keys in targets:
+        for key in reverse_keys:
+            if key in target.dict:
+                return False
+            pending = target.__dict__.get("_pending_mutations", {}).get(key)
+            if pending is None:
+                continue
+            try:
+                pending.added_items.discard(obj)
+            except AttributeError:
+                return False
+    return True
 
 
 def _insert_rows(connection, shape, rows: list) -> int:

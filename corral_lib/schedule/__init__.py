@@ -96,6 +96,8 @@ def execute(processors, sync: bool = True, chunk_size=None, *,
                                       stop)
         with stop_on_signals(stop, runner.on_signal if runner else None):
             for round_number in range(1, max(1, max_rounds) + 1):
+                if board is not None and round_number > 1:
+                    board.next_round()
                 if sync:
                     results = _sync_round(processors, partition, base, stop,
                                           board)
