@@ -51,6 +51,7 @@ import os
 import socket
 import time
 import traceback as tb_module
+import weakref
 import zlib
 from typing import Callable, Iterator
 
@@ -571,7 +572,9 @@ def _quiet_gc():
         gc.unfreeze()
 
 
-_tables_checked: set = set()
+# Engines whose framework tables are known to exist (weakly held: a
+# QA test makes and drops a fresh engine per test).
+_tables_checked = weakref.WeakSet()
 
 
 def ensure_framework_tables(engine) -> None:
@@ -580,8 +583,7 @@ def ensure_framework_tables(engine) -> None:
     Databases made before these tables existed get them on first run,
     without `createdb`; the pipeline's own tables are never touched.
     """
-    key = id(engine)
-    if key in _tables_checked:
+    if engine in _tables_checked:
         return
     tables = [Failure.__table__, RunRecord.__table__, Alerted.__table__]
     with lock_for(engine):
@@ -596,7 +598,7 @@ def ensure_framework_tables(engine) -> None:
             existing = set(sa.inspect(engine).get_table_names())
             if any(t.name not in existing for t in missing):
                 raise
-    _tables_checked.add(key)
+    _tables_checked.add(engine)
 
 
 class _History:
