@@ -37,6 +37,12 @@ A stop request (SIGINT/SIGTERM, see corral_lib.schedule.signals) is
 honoured between two rows: a step rolls back its current chunk, an alert
 first records what it has already sent.
 
+Known shortcoming: nothing stops two programs from running the same step
+on the same slice at the same time (say, a cron line that starts before
+the last run ended); both may then process a row. The partitions of one
+`corral run`, and `--partition` slices given to different machines, never
+overlap.
+
 Executors (corral_lib.schedule) decide where and how many of these runs
 happen; this module is the unit they all share.
 """
