@@ -7,7 +7,9 @@ line, most of it DuckDB's engine, which only commands on a DuckDB database
 load. build.spec therefore stores the extension modules (`.so` files that
 Python imports) inside the archive of Python modules instead, as payload
 modules whose only content is the file's bytes, and lists them in the
-generated module `_corral_lazy_index`:
+generated module `_corral_lazy_index`. Each payload holds its file
+compressed with zlib (the module archive itself is not compressed, for a
+faster start). The index reads:
 
     EXTENSIONS = {"_duckdb": ("_duckdb.cpython-311-x86_64-linux-gnu.so",
                               "_corral_lazy_payload_0"), ...}
@@ -24,6 +26,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import zlib
 
 
 def _install():
@@ -45,7 +48,7 @@ def _install():
             # same run may be extracting the same file at the same time.
             scratch = f"{target}.{os.getpid()}.part"
             with open(scratch, "wb") as handle:
-                handle.write(payload.DATA)
+                handle.write(zlib.decompress(payload.DATA))
             os.chmod(scratch, 0o755)
             os.replace(scratch, target)
         finally:
