@@ -720,7 +720,10 @@ def _load_body(loader_cls, session, lock, result, options) -> None:
         for obj in generated or ():
             if options.stop_requested():
                 raise Stopped()
-            for item in _outputs(loader, obj, None):
+            # Each yielded thing is one object (a list or tuple of them is
+            # taken too); a dict or anything else is refused by validate().
+            batch = obj if isinstance(obj, (list, tuple)) else [obj]
+            for item in _outputs(loader, batch, None):
                 if not inserter.offer(item):
                     session.add(item)
                     added += 1
