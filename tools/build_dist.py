@@ -10,8 +10,11 @@ A build takes minutes, so each result is kept in build/exe-cache/KEY/corral,
 where KEY is a hash of everything that goes into it: corral.py, corral_lib/,
 project_template/, build.spec, tools/pyinstaller/, this file, the pins and
 the build Python's version. A later call with the same KEY copies the kept
-file instead of building. Builds are serialised by a lock file, so two
-callers at once (`make dist` and the test suite) build only once.
+file instead of building. The key is computed from a copy of those files
+and PyInstaller works on that copy, so an edit made meanwhile cannot slip
+into a build filed under another key. Builds are serialised by a lock
+file, so two callers at once (`make dist` and the test suite) build only
+once.
 
 The path of the executable is printed last, on its own line.
 Only the standard library is used, so any Python 3 can run this.
@@ -23,6 +26,7 @@ import argparse
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,8 +39,9 @@ CACHE = ROOT / "build" / "exe-cache"
 WORKPATH = ROOT / "build" / "pyinstaller"
 DEFAULT_PYTHON = ROOT / "build" / "dist-venv" / "bin" / "python"
 PINS = ROOT / "requirements-dist.txt"
-# Executables kept in the cache besides the newest (each is about 45 MB).
+# Executables kept in the cache, the newest included (each is 72 MiB).
 KEEP = 2
+KEY_PATTERN = re.compile(r"[0-9a-f]{20}")
 
 # What the executable is made of, relative to ROOT: files, and folders whose
 # files all count.
@@ -68,7 +73,7 @@ def source_files(root: Path = ROOT) -> list[Path]:
 
 
 def build_key(python: Path, root: Path = ROOT) -> str:
-    """The hash that names an executable built from this source."""
+    """The hash that names an executable built from the source in `root`."""
     digest = hashlib.sha256()
     version = subprocess.run(
         [str(python), "-c", "import sys; print(sys.version)"],
@@ -83,7 +88,8 @@ def build_key(python: Path, root: Path = ROOT) -> str:
 
 def _prune(keep: Path) -> None:
     entries = sorted(
-        (p for p in CACHE.iterdir() if p.is_dir() and p != keep),
+        (p for p in CACHE.iterdir()
+         if p.is_dir() and p != keep and KEY_PATTERN.fullmatch(p.name)),
         key=lambda p: p.stat().st_mtime, reverse=True,
     )
     for old in entries[KEEP - 1:]:
@@ -93,8 +99,21 @@ def _prune(keep: Path) -> None:
             log.unlink()
 
 
-def build(python: Path, key: str) -> Path:
-    """Run PyInstaller into a scratch folder; move the result to the cache."""
+def snapshot(where: Path) -> Path:
+    """Copy the build's inputs into `where`; return the copy's root.
+
+    The key is computed from the copy and PyInstaller works on it, so an
+    edit made meanwhile cannot slip into a build filed under another key.
+    """
+    for path in source_files():
+        copy = where / path.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+    return where
+
+
+def build(python: Path, key: str, source: Path) -> Path:
+    """Run PyInstaller on the copy in `source`; move the result to the cache."""
     target = CACHE / key / "corral"
     log_path = CACHE / f"{key}.log"
     started = time.monotonic()
@@ -105,8 +124,8 @@ def build(python: Path, key: str) -> Path:
         done = subprocess.run(
             [str(python), "-m", "PyInstaller", "--noconfirm", "--log-level",
              "WARN", "--distpath", scratch, "--workpath", str(WORKPATH),
-             str(ROOT / "build.spec")],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+             str(source / "build.spec")],
+            cwd=source, stdout=log, stderr=subprocess.STDOUT,
         )
         if done.returncode != 0:
             sys.exit(f"build_dist: PyInstaller failed (exit "
@@ -120,16 +139,18 @@ def build(python: Path, key: str) -> Path:
 def executable(python: Path) -> Path:
     """The cached executable for the current source, built if needed."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "w") as lock:
+    with open(CACHE / ".lock", "w") as lock, \
+            tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        key = build_key(python)
+        source = snapshot(Path(scratch) / "source")
+        key = build_key(python, source)
         target = CACHE / key / "corral"
         if target.is_file():
             print(f"reusing the executable built from this source ({key})",
                   flush=True)
             os.utime(target.parent)
         else:
-            target = build(python, key)
+            target = build(python, key, source)
         _prune(target.parent)
         return target
 
