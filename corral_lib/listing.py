@@ -15,6 +15,7 @@ changes.
 from __future__ import annotations
 
 from .conf import settings
+from .errors import CorralError
 
 _CACHE_NAME = "corral-processors.json"
 
@@ -115,3 +116,37 @@ class ProcessorSummary:
 
     def retrieve_python_path(self) -> str:
         return self.path
+
+
+def select(processors, names=None, groups=None, what="step"):
+    """Keep the processors named (class name or dotted path) or grouped.
+
+    An unknown name or group is an error that lists the valid ones.
+    """
+    chosen = list(processors)
+    if names:
+        by_name = {}
+        for proc in chosen:
+            by_name[proc.__name__] = proc
+            by_name[proc.retrieve_python_path()] = proc
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            valid = ", ".join(p.__name__ for p in chosen) or "(none)"
+            raise CorralError(
+                f"no {what} named {', '.join(map(repr, unknown))}; the "
+                f"{what}s are: {valid}",
+                returncode=2,
+            )
+        wanted = {by_name[n] for n in names}
+        chosen = [p for p in chosen if p in wanted]
+    if groups:
+        known = {g for p in processors for g in p.get_groups()}
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            raise CorralError(
+                f"no {what} group {', '.join(map(repr, unknown))}; the "
+                f"groups are: {', '.join(sorted(known)) or '(none)'}",
+                returncode=2,
+            )
+        chosen = [p for p in chosen if set(p.get_groups()) & set(groups)]
+    return chosen

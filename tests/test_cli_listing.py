@@ -70,3 +70,23 @@ def test_run_by_name_and_by_group(tmp_path):
     assert alert.returncode == 0, alert
     log = (project / "statistics.log").read_text().splitlines()
     assert len(log) == 1 and "Iris-setosa" in log[0]
+
+
+def test_listing_cache_follows_changes(tmp_path):
+    """A second lssteps reads the cache; editing a step file refreshes it."""
+    project = make_pipeline(tmp_path)
+    first = run_corral("lssteps", cwd=project)
+    assert first.returncode == 0, first
+    cache = project / "irispl" / "__pycache__" / "corral-processors.json"
+    assert cache.is_file()
+    steps = project / "irispl" / "steps.py"
+    steps.write_text(steps.read_text().replace(
+        'conditions = _pending("Iris-setosa")\n    groups = ["default", '
+        '"statistics"]',
+        'conditions = _pending("Iris-setosa")\n    groups = ["night"]\n'
+        '    procno = 3'))
+    second = run_corral("lssteps", "-g", "night", cwd=project)
+    assert second.returncode == 0, second
+    assert "SetosaStatistics" in second.stdout
+    assert "| night" in second.stdout
+    assert "VirginicaStatistics" not in second.stdout

@@ -167,7 +167,7 @@ class CheckAlerts(BaseCommand):
 
 def _listing(command, processors, groups, title):
     from ..conf import settings
-    from ..run.registry import select
+    from ..listing import select
 
     chosen = select(processors, None, groups, title.split()[0].lower())
     rows = [
@@ -196,9 +196,9 @@ class LsSteps(BaseCommand):
         )
 
     def handle(self, groups=None):
-        from ..run.registry import load_steps
+        from ..listing import processor_summaries
 
-        _listing(self, load_steps(), groups, "Step Class")
+        _listing(self, processor_summaries("STEPS"), groups, "Step Class")
 
 
 class LsAlerts(BaseCommand):
@@ -216,9 +216,9 @@ class LsAlerts(BaseCommand):
         )
 
     def handle(self, groups=None):
-        from ..run.registry import load_alerts
+        from ..listing import processor_summaries
 
-        _listing(self, load_alerts(), groups, "Alert Class")
+        _listing(self, processor_summaries("ALERTS"), groups, "Alert Class")
 
 
 class Groups(BaseCommand):
@@ -230,11 +230,11 @@ class Groups(BaseCommand):
     options = {"title": "groups"}
 
     def handle(self):
-        from ..run.registry import load_alerts, load_steps
+        from ..listing import processor_summaries
 
         rows = []
-        for kind, processors in (("Steps", load_steps()),
-                                 ("Alerts", load_alerts())):
+        for kind, processors in (("Steps", processor_summaries("STEPS")),
+                                 ("Alerts", processor_summaries("ALERTS"))):
             found = sorted({g for p in processors for g in p.get_groups()})
             rows.append([kind, ":".join(found)])
         print_table(self, rows, ["Processors", "Groups"])
