@@ -701,35 +701,47 @@ def run_loader(loader_cls: type[Loader], chunk_size=None,
 
 def _load_body(loader_cls, session, lock, result, options) -> None:
     inserter = bulk.Inserter()
-    added = 0
+    pending = 0
+    created = 0
 
     def write():
-        nonlocal added
+        nonlocal pending
         with lock:
             inserter.flush(session)
             if session.new or session.dirty or session.deleted:
                 session.flush()
             session.commit()
-        added = 0
+        pending = 0
+        result.created = result.processed = created
         _progress(result, options)
 
+    stop = options.stop
+    chunk_size = options.chunk_size
+    offer = inserter.offer
     with loader_cls(session) as loader:
+        # The default validate() accepts any model instance; a loader that
+        # overrides it gets it called on everything it yields.
+        checked = type(loader).validate is not Processor.validate
         generated = loader.generate()
         if isinstance(generated, db.Model):
             generated = [generated]
         for obj in generated or ():
-            if options.stop_requested():
+            if stop is not None and stop.is_set():
                 raise Stopped()
-            # Each yielded thing is one object (a list or tuple of them is
-            # taken too); a dict or anything else is refused by validate().
-            batch = obj if isinstance(obj, (list, tuple)) else [obj]
-            for item in _outputs(loader, batch, None):
-                if not inserter.offer(item):
+            if checked or not isinstance(obj, db.Model):
+                # Each yielded thing is one object (a list or tuple of
+                # them is taken too); a dict or anything else is refused
+                # by validate().
+                batch = obj if isinstance(obj, (list, tuple)) else [obj]
+                items = _outputs(loader, batch, None)
+            else:
+                items = (obj,)
+            for item in items:
+                if not offer(item):
                     session.add(item)
-                    added += 1
-                result.created += 1
-                result.processed += 1
-            if len(inserter) + added >= options.chunk_size:
+                pending += 1
+                created += 1
+            if pending >= chunk_size:
                 write()
         write()
     result.changed = result.created
