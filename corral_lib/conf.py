@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .errors import ImproperlyConfigured
+from .errors import CorralError, ImproperlyConfigured
 
 SETTINGS_VARIABLE = "CORRAL_SETTINGS_MODULE"
 PROJECT_VARIABLE = "CORRAL_PROJECT"
@@ -296,6 +296,40 @@ def import_settings(module_name: str) -> ModuleType:
         raise ImproperlyConfigured(
             f"settings module '{module_name}' failed to load: "
             f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def import_pipeline_module(name: str, missing_ok: bool = True):
+    """Import one of the pipeline's own modules (models, commands, tests).
+
+    Returns None when the module itself does not exist and `missing_ok`;
+    any other failure (a missing dependency, a syntax error, an exception
+    at import time) becomes one line that names the module.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        package = name.rsplit(".", 1)[0]
+        if missing_ok and exc.name in (name, package):
+            return None
+        if exc.name in (name, package):
+            raise ImproperlyConfigured(
+                f"the pipeline has no module '{name}'"
+            ) from exc
+        raise ImproperlyConfigured(
+            f"{name} imports '{exc.name}', which is not installed; install "
+            "it or put it in the project's vendor/ folder"
+        ) from exc
+    except SyntaxError as exc:
+        raise ImproperlyConfigured(
+            f"{name} has a syntax error at {exc.filename}:{exc.lineno}: "
+            f"{exc.msg}"
+        ) from exc
+    except CorralError:
+        raise
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"importing {name} failed: {type(exc).__name__}: {exc}"
         ) from exc
 
 

@@ -16,7 +16,14 @@ import sys
 import traceback
 
 from .. import __version__
-from ..conf import Project, activate, import_string, locate_project, settings
+from ..conf import (
+    Project,
+    activate,
+    import_pipeline_module,
+    import_string,
+    locate_project,
+    settings,
+)
 from ..errors import CorralError, ImproperlyConfigured, one_line
 from .base import MODE_OUT, MODE_TEST, BaseCommand
 
@@ -96,19 +103,9 @@ def builtin_commands() -> list[type[BaseCommand]]:
 def pipeline_commands(project: Project) -> list[type[BaseCommand]]:
     """The BaseCommand subclasses defined in the pipeline's commands.py."""
     name = f"{project.package}.commands"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name in (name, project.package):
-            return []
-        raise ImproperlyConfigured(
-            f"{name} imports '{exc.name}', which is not installed"
-        ) from exc
-    except SyntaxError as exc:
-        raise ImproperlyConfigured(
-            f"{name} has a syntax error at {exc.filename}:{exc.lineno}: "
-            f"{exc.msg}"
-        ) from exc
+    module = import_pipeline_module(name)
+    if module is None:
+        return []
     found = []
     for obj in vars(module).values():
         if (

@@ -104,29 +104,12 @@ def session_scope(**kwargs):
 
 def load_models_module():
     """Import the pipeline's models module so its tables are known."""
-    import importlib
-
-    from ..conf import settings
-    from ..errors import ImproperlyConfigured
+    from ..conf import import_pipeline_module, settings
 
     project = settings.project
     if project is None:
         return None
-    name = f"{project.package}.models"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise ImproperlyConfigured(
-            f"models module '{name}' imports '{exc.name}', which is not "
-            "installed"
-        ) from exc
-    except SyntaxError as exc:
-        raise ImproperlyConfigured(
-            f"models module '{name}' has a syntax error at "
-            f"{exc.filename}:{exc.lineno}: {exc.msg}"
-        ) from exc
+    return import_pipeline_module(f"{project.package}.models")
 
 
 def create_all(engine=None) -> list[str]:

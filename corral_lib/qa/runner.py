@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import logging
 import sys
 import unittest
@@ -97,29 +96,16 @@ def tests_module_name() -> str:
 
 def load_tests_module():
     """Import the pipeline's tests module, failing with one clear line."""
+    from ..conf import import_pipeline_module
+
     name = tests_module_name()
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            raise ImproperlyConfigured(
-                f"the pipeline has no tests module '{name}'; write your "
-                "qa.TestCase classes in tests.py inside the pipeline package"
-            ) from exc
+    module = import_pipeline_module(name)
+    if module is None:
         raise ImproperlyConfigured(
-            f"{name} imports '{exc.name}', which is not installed"
-        ) from exc
-    except SyntaxError as exc:
-        raise ImproperlyConfigured(
-            f"{name} has a syntax error at {exc.filename}:{exc.lineno}: "
-            f"{exc.msg}"
-        ) from exc
-    except CorralError:
-        raise
-    except Exception as exc:
-        raise ImproperlyConfigured(
-            f"importing {name} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+            f"the pipeline has no tests module '{name}'; write your "
+            "qa.TestCase classes in tests.py inside the pipeline package"
+        )
+    return module
 
 
 def collect_testcases(module) -> list:

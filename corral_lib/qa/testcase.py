@@ -231,17 +231,12 @@ class TestCase(unittest.TestCase):
     @contextlib.contextmanager
     def _phase(self):
         """A session for one phase: committed at the end, then closed."""
-        session = db.Session()
-        self._session = session
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-            self._session = None
+        with db.session_scope() as session:
+            self._session = session
+            try:
+                yield session
+            finally:
+                self._session = None
 
     # -- running the subject ---------------------------------------------
 
