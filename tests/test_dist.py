@@ -383,7 +383,11 @@ def _labels(database: Path) -> list[tuple]:
 def _interactive_dbshell(scenario: Scenario, project: Path) -> None:
     import pexpect
 
-    command = scenario.command(["dbshell"], {"TERM": "xterm"})
+    # pexpect's pseudo-terminal does not answer prompt-toolkit's cursor
+    # position request; without this, keys typed while the prompt waits
+    # for that answer can be lost on a busy machine.
+    command = scenario.command(["dbshell"], {"TERM": "xterm",
+                                             "PROMPT_TOOLKIT_NO_CPR": "1"})
     child = pexpect.spawn(command[0], command[1:], cwd=str(project),
                           encoding="utf-8", timeout=60,
                           dimensions=(40, 120))
@@ -391,9 +395,16 @@ def _interactive_dbshell(scenario: Scenario, project: Path) -> None:
     try:
         child.expect("SQL>")
         transcript.append(child.before)
+        # Let the prompt finish drawing and switch the terminal to raw
+        # mode before typing, as a person would: keys sent while the
+        # frozen program is still starting its event loop may be dropped.
+        child.expect([pexpect.TIMEOUT, "never-printed"], timeout=2)
         child.sendline('SELECT COUNT(*) AS species FROM "Name";')
         child.expect(r"\(1 row\)")
         transcript.append(child.before)
+        # Ctrl-D only means "leave" to a prompt that is waiting for input.
+        child.expect("SQL>")
+        child.expect([pexpect.TIMEOUT, "never-printed"], timeout=2)
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
         transcript.append(child.before)
