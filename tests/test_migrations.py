@@ -172,15 +172,10 @@ def _edit_models(project):
     path.write_text(text)
 
 
-@pytest.fixture(params=["sqlite", "duckdb", "postgresql", "mysql"])
-def backend_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pipeline.db'}"
-    if request.param == "duckdb":
-        return request.getfixturevalue("duckdb_url")
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return request.getfixturevalue("mysql_url")
+@pytest.fixture
+def backend_url(any_backend_url):
+    """SQLite, DuckDB, PostgreSQL and MariaDB in turn (see conftest)."""
+    return any_backend_url
 
 
 def test_migration_keeps_every_row(scaffold, tmp_path, backend_url):
