@@ -123,3 +123,11 @@ class BaseCommand:
             if answer in ("n", "no"):
                 return False
             self.stdout.write("Please answer yes or no.\n")
+
+
+def add_noinput(parser, what: str) -> None:
+    """--noinput (alias --no-input): do `what` without asking first."""
+    parser.add_argument(
+        "--noinput", "--no-input", dest="interactive", action="store_false",
+        help=f"{what} without asking for confirmation",
+    )

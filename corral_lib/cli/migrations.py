@@ -7,7 +7,7 @@ import argparse
 import contextlib
 
 from ..errors import CorralError
-from .base import BaseCommand
+from .base import BaseCommand, add_noinput
 
 # Alembic commands that open the database, and so need it to exist: a
 # missing SQLite or DuckDB file would otherwise be created empty.
@@ -100,11 +100,7 @@ class Migrate(BaseCommand):
     options = {"title": "migrate"}
 
     def setup(self):
-        self.parser.add_argument(
-            "--noinput", "--no-input", dest="interactive",
-            action="store_false",
-            help="migrate without asking for confirmation",
-        )
+        add_noinput(self.parser, "migrate")
 
     def handle(self, interactive=True):
         from ..migrations import (

@@ -4,7 +4,7 @@ run, check-alerts, and the listings lssteps, lsalerts and groups."""
 from __future__ import annotations
 
 from ..errors import CorralError
-from .base import BaseCommand
+from .base import BaseCommand, add_noinput
 
 
 def print_table(command, rows, headers) -> None:
@@ -39,11 +39,7 @@ class CreateDB(BaseCommand):
     options = {"title": "createdb"}
 
     def setup(self):
-        self.parser.add_argument(
-            "--noinput", "--no-input", dest="interactive",
-            action="store_false",
-            help="create without asking for confirmation",
-        )
+        add_noinput(self.parser, "create")
 
     def handle(self, interactive=True):
         from .. import db

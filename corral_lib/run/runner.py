@@ -268,32 +268,32 @@ def _model_of(processor_cls):
     return model
 
 
-def alerted_exists(alert_cls, columns):
-    """EXISTS(already alerted) for the outer row, answered by the index."""
-    model = alert_cls.model
+def _recorded_exists(path_column, table, processor_cls, columns):
+    """EXISTS(a framework-table row for this processor and the outer row).
+
+    The alerted and failures tables both key a row by (processor path,
+    model table, key text) under a unique index, which answers this.
+    """
     return (
         sa.select(sa.literal(1))
         .where(
-            Alerted.alert_path == alert_cls.retrieve_python_path(),
-            Alerted.model_table == model.__table__.name,
-            Alerted.model_ids == key_expression(columns),
+            path_column == processor_cls.retrieve_python_path(),
+            table.model_table == processor_cls.model.__table__.name,
+            table.model_ids == key_expression(columns),
         )
         .exists()
     )
+
+
+def alerted_exists(alert_cls, columns):
+    """EXISTS(already alerted) for the outer row, answered by the index."""
+    return _recorded_exists(Alerted.alert_path, Alerted, alert_cls, columns)
 
 
 def failed_exists(processor_cls, columns):
     """EXISTS(recorded as failed) for the outer row, by the unique index."""
-    model = processor_cls.model
-    return (
-        sa.select(sa.literal(1))
-        .where(
-            Failure.processor == processor_cls.retrieve_python_path(),
-            Failure.model_table == model.__table__.name,
-            Failure.model_ids == key_expression(columns),
-        )
-        .exists()
-    )
+    return _recorded_exists(Failure.processor, Failure, processor_cls,
+                            columns)
 
 
 def has_failures(session, processor_cls) -> bool:
