@@ -79,8 +79,13 @@ def test_load_chunk_and_flush_updates_match_the_orm(session):
     session.commit()
     session.expunge_all()
     mapper = sa.inspect(Star)
-    objects = bulk.load_chunk(session, mapper, [Star.mag > 3], Star.id, 4)
+    first, later = bulk.page_queries(mapper, [Star.mag > 3], Star.id, 4)
+    objects, keys = bulk.load_chunk(session, mapper, first)
     assert [o.mag for o in objects] == [4.0, 5.0, 6.0, 7.0]
+    assert keys == [(o.id,) for o in objects]
+    following, _ = bulk.load_chunk(session, mapper, later,
+                                   {"corral_after": keys[-1][0]})
+    assert [o.mag for o in following] == [8.0, 9.0, 10.0]
     assert sa.inspect(objects[0]).persistent
     objects[0].mag = 40.0
     objects[1].mag = 5.0  # the same value: not a change
@@ -93,4 +98,4 @@ def test_load_chunk_and_flush_updates_match_the_orm(session):
         "SELECT mag, flag FROM bulk_star WHERE id IN (4, 5, 6) ORDER BY id"
     )).all() == [(40.0, 7), (5.0, 7), (6.0, 1)]
     # Already in the session: the ORM loads that page.
-    assert bulk.load_chunk(session, mapper, [Star.mag > 3], Star.id, 4) is None
+    assert bulk.load_chunk(session, mapper, first) is None
