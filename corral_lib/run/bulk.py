@@ -13,10 +13,11 @@ columns, and leaves everything else to the ordinary flush:
   those objects, as the flush would. The objects do not get their primary
   keys back and stay outside the session.
 - `flush_updates()`: stored objects of a plain mapper whose changes are
-  column values only. After the UPDATE their state is marked clean with
-  `InstanceState._commit_all_states()`, what the flush does after its own
-  UPDATE. That method is internal to SQLAlchemy; pyproject.toml keeps
-  SQLAlchemy below 2.2, and `usable()` turns this path off if it is gone.
+  column values only. After the UPDATE their state is marked clean the
+  way `InstanceState._commit_all_states()` does after the flush's own
+  UPDATE (`_mark_clean()`). Those state attributes are internal to
+  SQLAlchemy; pyproject.toml keeps SQLAlchemy below 2.2, and `usable()`
+  turns this path off if they are gone.
 
 Statements are compiled once per shape and sent with the driver's
 executemany, type conversions (bind processors) applied by hand.
@@ -37,10 +38,17 @@ logger = logging.getLogger("corral.run.bulk")
 
 
 def usable() -> bool:
-    """Whether this SQLAlchemy still has what flush_updates() relies on."""
+    """Whether this SQLAlchemy still has what flush_updates() relies on:
+    the state attributes _mark_clean() resets, and the identity map's set
+    of modified states."""
+    from sqlalchemy.orm import Session
     from sqlalchemy.orm.state import InstanceState
 
-    return hasattr(InstanceState, "_commit_all_states")
+    return all(
+        hasattr(InstanceState, name)
+        for name in ("_strong_obj", "modified", "expired",
+                     "_commit_all_states")
+    ) and hasattr(Session().identity_map, "_modified")
 
 
 @dataclasses.dataclass(eq=False)
@@ -383,60 +391,102 @@ def flush_updates(session, objects=None) -> tuple[int, int]:
     the session when None). Returns (objects changed, dirty objects left
     for the ordinary flush). Objects whose values were set to what they
     already were are marked clean and not counted.
+
+    The loop runs once per object of every chunk, so what can be decided
+    once per class and set of changed attributes is kept in `shapes`.
     """
     if objects is None:
         objects = session.dirty
-    groups: dict = {}
+    # (class manager, changed attribute keys) -> [info, plain, rows]:
+    # plain when every key is a column compared with ==.
+    shapes: dict = {}
     left = 0
     clean = []
     deleted = session._deleted
-    # Per set of changed attribute keys: whether every one of them is a
-    # plain column compared with ==, so the loop below can compare values
-    # without asking the column type.
-    plain: dict = {}
     for obj in objects:
         values = obj.__dict__
         state = values["_sa_instance_state"]
         if not state.modified:
             continue
-        info = _info_cache.get(state.mapper)
         committed = state.committed_state
         if (
-            info is None or state.key is None or not committed
+            not committed or state.key is None
             or "_pending_mutations" in state.__dict__
             or (deleted and state in deleted)
         ):
             left += 1
             continue
-        touched = tuple(committed)
-        simple = plain.get(touched)
-        if simple is None:
-            simple = plain[touched] = info.exact_compare.issuperset(touched)
-        if simple:
-            changed = [
-                key for key, old in committed.items()
-                if old is NO_VALUE or old != values[key]
-            ]
-        else:
-            changed = _changed_keys(info, committed, values)
-            if changed is None:
-                left += 1
+        touched = (state.manager, *committed)
+        shape = shapes.get(touched)
+        if shape is None:
+            shape = shapes[touched] = _shape(state, touched[1:])
+        if shape[0] is None:
+            left += 1
+            continue
+        info, plain, rows = shape
+        if plain:
+            same = 0
+            for key, old in committed.items():
+                if old is not NO_VALUE and old == values[key]:
+                    same += 1
+            if not same:
+                rows.append(values)
+                clean.append(state)
                 continue
-        clean.append((state, values))
+            if same == len(committed):
+                # Set to what it was: nothing to write.
+                clean.append(state)
+                continue
+        # Some keys changed and some not, or types that compare otherwise.
+        changed = _changed_keys(info, committed, values)
+        if changed is None:
+            left += 1
+            continue
+        clean.append(state)
         if changed:
-            shape = (info, tuple(changed))
-            group = groups.get(shape)
-            if group is None:
-                group = groups[shape] = []
-            group.append(values)
+            shapes.setdefault(
+                (state.manager, *changed), [info, False, []]
+            )[2].append(values)
     count = 0
-    if groups:
-        connection = session.connection()
-        for (info, keys), rows in groups.items():
-            count += _update_rows(connection, info, keys, rows)
+    connection = None
+    for touched, (info, _, rows) in shapes.items():
+        if rows:
+            if connection is None:
+                connection = session.connection()
+            count += _update_rows(connection, info, touched[1:], rows)
     if clean:
-        type(clean[0][0])._commit_all_states(clean, session.identity_map)
+        _mark_clean(clean, session.identity_map)
     return count, left
+
+
+def _shape(state, keys) -> list:
+    """[info, plain, rows] for objects of `state`'s class whose changed
+    attributes are `keys`; info is None when they are not plain columns
+    of a plain mapper (the ordinary flush writes those)."""
+    info = _info_cache.get(state.mapper)
+    if info is None or not all(
+        k in info.columns and k not in info.pk_keys for k in keys
+    ):
+        return [None, False, []]
+    return [info, info.exact_compare.issuperset(keys), []]
+
+
+def _mark_clean(states, identity_map) -> None:
+    """Mark written objects clean, as the flush does after its UPDATE.
+
+    What InstanceState._commit_all_states() does, less what an object
+    loaded and changed in a chunk never needs: the objects that reach
+    here have no pending collection changes (those take the ordinary
+    flush), and only few have expired attributes.
+    """
+    for state in states:
+        state.committed_state.clear()
+        expired = state.expired_attributes
+        if expired:
+            expired.difference_update(state.obj().__dict__)
+        state.modified = state.expired = False
+        state._strong_obj = None
+    identity_map._modified.difference_update(states)
 
 
 def _changed_keys(info, committed, values) -> list | None:
@@ -539,6 +589,10 @@ def load_chunk(session, mapper, query, params=None):
     manager = mapper.class_manager
     cls = manager.class_
     new = cls.__new__
+    # A dict made whole and put in place costs less than filling the
+    # object's own, which grows key by key; a class with its own __new__
+    # may have put something there already, so it keeps its dict.
+    plain_new = new is object.__new__
     make_state = manager._state_constructor
     state_attr = manager.STATE_ATTR
     session_id = session.hash_key
@@ -546,6 +600,8 @@ def load_chunk(session, mapper, query, params=None):
     single = pk_positions[0] if len(pk_positions) == 1 else None
     made = []
     append = made.append
+    states = []
+    append_state = states.append
     primary_keys = []
     append_key = primary_keys.append
     for row in rows:
@@ -558,17 +614,20 @@ def load_chunk(session, mapper, query, params=None):
             return None
         obj = new(cls)
         state = make_state(obj, manager)
-        values = obj.__dict__
+        values = dict(zip(keys, row))
         values[state_attr] = state
-        values.update(zip(keys, row))
+        if plain_new:
+            obj.__dict__ = values
+        else:
+            obj.__dict__.update(values)
         state.key = identity
         state.identity_token = None
         state.session_id = session_id
         append(obj)
+        append_state(state)
         append_key(pk)
     add = identity_map._add_unpresent
-    for obj in made:
-        state = obj.__dict__[state_attr]
+    for state in states:
         add(state, state.key)
     return made, primary_keys
 
