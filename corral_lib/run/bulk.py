@@ -397,7 +397,7 @@ def flush_updates(session, objects=None) -> tuple[int, int]:
     """
     if objects is None:
         objects = session.dirty
-    # (class manager, changed attribute keys) -> [info, plain, rows]:
+    # (class, changed attribute keys) -> [info, plain, rows]:
     # plain when every key is a column compared with ==.
     shapes: dict = {}
     left = 0
@@ -416,7 +416,7 @@ def flush_updates(session, objects=None) -> tuple[int, int]:
         ):
             left += 1
             continue
-        touched = (state.manager, *committed)
+        touched = (state.class_, *committed)
         shape = shapes.get(touched)
         if shape is None:
             shape = shapes[touched] = _shape(state, touched[1:])
@@ -445,7 +445,7 @@ def flush_updates(session, objects=None) -> tuple[int, int]:
         clean.append(state)
         if changed:
             shapes.setdefault(
-                (state.manager, *changed), [info, False, []]
+                (state.class_, *changed), [info, False, []]
             )[2].append(values)
     count = 0
     connection = None
@@ -531,7 +531,7 @@ def _update_rows(connection, info, keys, rows) -> int:
     if len(keys) + len(info.pk_keys) == 1:
         params = [(getter(values),) for values in rows]
     else:
-        params = [getter(values) for values in rows]
+        params = list(map(getter, rows))
     rowcount = _execute_many(connection, ("update", table, keys), build,
                              params)
     if (
@@ -589,10 +589,12 @@ def load_chunk(session, mapper, query, params=None):
     manager = mapper.class_manager
     cls = manager.class_
     new = cls.__new__
-    # A dict made whole and put in place costs less than filling the
-    # object's own, which grows key by key; a class with its own __new__
-    # may have put something there already, so it keeps its dict.
+    # Each object's dict is a copy of one with every key already in it,
+    # put in place whole: less work than filling the object's own dict,
+    # which is resized as it grows. A class with its own __new__ may
+    # have put something there already, so it keeps its dict.
     plain_new = new is object.__new__
+    template = dict.fromkeys([*keys, manager.STATE_ATTR])
     make_state = manager._state_constructor
     state_attr = manager.STATE_ATTR
     session_id = session.hash_key
@@ -600,8 +602,11 @@ def load_chunk(session, mapper, query, params=None):
     single = pk_positions[0] if len(pk_positions) == 1 else None
     made = []
     append = made.append
+    map_ref = identity_map._wr
     states = []
     append_state = states.append
+    identities = []
+    append_identity = identities.append
     primary_keys = []
     append_key = primary_keys.append
     for row in rows:
@@ -614,28 +619,37 @@ def load_chunk(session, mapper, query, params=None):
             return None
         obj = new(cls)
         state = make_state(obj, manager)
-        values = dict(zip(keys, row))
+        values = template.copy()
+        values.update(zip(keys, row))
         values[state_attr] = state
         if plain_new:
             obj.__dict__ = values
         else:
             obj.__dict__.update(values)
         state.key = identity
-        state.identity_token = None
         state.session_id = session_id
+        state._instance_dict = map_ref
         append(obj)
         append_state(state)
+        append_identity(identity)
         append_key(pk)
-    add = identity_map._add_unpresent
-    for state in states:
-        add(state, state.key)
+    # What identity_map._add_unpresent() does per state, at C speed.
+    present.update(zip(identities, states))
     return made, primary_keys
 
 
 def _loading_usable() -> bool:
-    from sqlalchemy.orm import identity
+    """Whether this SQLAlchemy still has the identity-map attributes that
+    load_chunk() sets the way the ORM's loader (`_add_unpresent()`) does."""
+    from sqlalchemy.orm import Session
 
-    return hasattr(identity.IdentityMap, "_add_unpresent") and usable()
+    identity_map = Session().identity_map
+    return (
+        hasattr(identity_map, "_add_unpresent")
+        and hasattr(identity_map, "_wr")
+        and hasattr(identity_map, "_dict")
+        and usable()
+    )
 
 
 _LOADING = _loading_usable()
