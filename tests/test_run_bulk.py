@@ -10,6 +10,8 @@ from sqlalchemy import orm
 
 from corral_lib.db.base import _constructor
 from corral_lib.run import bulk
+from corral_lib.run.base import Step
+from corral_lib.run.runner import iter_object_chunks
 
 Base = orm.declarative_base(constructor=_constructor)
 
@@ -99,3 +101,41 @@ def test_load_chunk_and_flush_updates_match_the_orm(session):
     )).all() == [(40.0, 7), (5.0, 7), (6.0, 1)]
     # Already in the session: the ORM loads that page.
     assert bulk.load_chunk(session, mapper, first) is None
+
+
+def test_this_sqlalchemy_has_what_the_fast_paths_use():
+    # Both paths rely on SQLAlchemy internals; without them a step still
+    # runs (see the next test), only slower, so a release that drops them
+    # must be noticed here rather than in `make bench`.
+    assert bulk.usable()
+    assert bulk._loading_usable()
+
+
+class Brighter(Step):
+    model = Star
+    conditions = [Star.mag > 3]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_chunks_are_the_same_with_or_without_the_fast_loader(
+        session, monkeypatch, fast):
+    monkeypatch.setattr(bulk, "_LOADING", fast)
+    session.add_all([Star(mag=float(i)) for i in range(1, 11)])
+    session.commit()
+    session.expunge_all()
+    chunks = list(iter_object_chunks(session, Brighter, 3))
+    assert [[o.mag for o in objects] for objects, _ in chunks] == [
+        [4.0, 5.0, 6.0], [7.0, 8.0, 9.0], [10.0]]
+    assert [keys for _, keys in chunks] == [
+        [(4,), (5,), (6,)], [(7,), (8,), (9,)], [(10,)]]
+    objects = [o for chunk, _ in chunks for o in chunk]
+    assert all(sa.inspect(o).persistent for o in objects)
+    for star in objects:
+        star.flag = int(star.mag)
+    changed, left = bulk.flush_updates(session, objects)
+    # Star 7 already had flag 7 (the default): not a change.
+    assert (changed, left) == (6, 0)
+    session.commit()
+    assert session.execute(sa.text(
+        "SELECT flag FROM bulk_star ORDER BY id")).scalars().all() == [
+        7, 7, 7, 4, 5, 6, 7, 8, 9, 10]

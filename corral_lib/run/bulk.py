@@ -1,12 +1,16 @@
-"""Writing a chunk's objects in bulk instead of one by one.
+"""Reading and writing a chunk's objects in bulk instead of one by one.
 
 SQLAlchemy's unit of work handles any graph of objects, and pays for it
 per object: a chunk of plain new rows or of plain column changes spends
 most of its time there rather than in the database. The runner therefore
-writes the common cases itself, with one executemany per table and set of
-columns, and leaves everything else to the ordinary flush:
+does the common cases itself, with one query or one executemany per
+table and set of columns, and leaves everything else to the ORM:
 
-- `insert_new()`: objects a loader yields that were never added to a
+- `load_chunk()`: a keyset page of a plain mapper's rows, read with Core
+  and made into persistent objects of the session the way the ORM's
+  loader makes them (state, identity key, identity map entry). A page
+  holding an object the session has already is left to the ORM.
+- `Inserter`: objects a loader yields that were never added to a
   session, of a plain mapper (one table, no inheritance, no version
   counter, no insert hooks), whose only relationships are many-to-one to
   objects that are already stored. Their foreign keys are copied from
@@ -16,8 +20,9 @@ columns, and leaves everything else to the ordinary flush:
   column values only. After the UPDATE their state is marked clean the
   way `InstanceState._commit_all_states()` does after the flush's own
   UPDATE (`_mark_clean()`). Those state attributes are internal to
-  SQLAlchemy; pyproject.toml keeps SQLAlchemy below 2.2, and `usable()`
-  turns this path off if they are gone.
+  SQLAlchemy, as are the identity map's that `load_chunk()` fills;
+  pyproject.toml keeps SQLAlchemy below 2.2, and `usable()` and
+  `_loading_usable()` turn these paths off if they are gone.
 
 Statements are compiled once per shape and sent with the driver's
 executemany, type conversions (bind processors) applied by hand.
