@@ -40,10 +40,6 @@ CORRAL = [PYTHON, str(ROOT / "corral.py")]
 TARGETS = {
     "load": 0.20, "step": 0.25, "alert": 0.25, "parallel_steps": 0.6,
     "parallel_procs": 0.6, "memory": 1.3, "startup": 0.25,
-    # The nothing-new alert check with ten times the alerted history and
-    # the same candidates, over the time without: "does not grow", less
-    # the logarithm of a B-tree index lookup and the machine's noise.
-    "nothing_new_growth": 1.25,
 }
 
 
@@ -175,9 +171,26 @@ def throughput(work: Path, rows: int) -> dict:
     floor_s = min(floor.alert(floor_db, work / "floor.log")[0]
                   for _ in range(TRIES))
     again = min(_ours(project, "alert", "Bright")[0] for _ in range(TRIES))
+    alerted = _count(ours_db)
     figures["alert again, nothing new"] = {
         "seconds": again, "rows": 0, "floor_seconds": floor_s,
-        "alerted_before": _count(ours_db),
+        "alerted_before": alerted,
+    }
+    # Ten times the alerted history, the candidates unchanged: nine
+    # times as many alerted rows for keys no source has any more
+    # (sources alerted long ago and deleted since). The check looks each
+    # candidate up in the alerted table's index, so its time grows with
+    # the depth of that index, as the floor's own anti-join does, and
+    # not in proportion to the history.
+    for database in (floor_db, ours_db):
+        _add_old_alerts(database, first_id=rows + 1, count=9 * alerted)
+    floor_grown = min(floor.alert(floor_db, work / "floor.log")[0]
+                      for _ in range(TRIES))
+    grown = min(_ours(project, "alert", "Bright")[0] for _ in range(TRIES))
+    figures["alert again, 10x the history"] = {
+        "seconds": grown, "rows": 0, "floor_seconds": floor_grown,
+        "alerted_before": _count(ours_db), "growth": grown / again,
+        "floor_growth": floor_grown / floor_s,
     }
     return figures
 
@@ -198,19 +211,10 @@ def _pair(seconds, rows, floor_seconds, floor_rows) -> dict:
 
 
 def nothing_new_scaling(work: Path, rows: int) -> dict:
-    """The nothing-new alert check at N/10, then with 10x the history.
-
-    Every candidate of the smaller catalogue is alerted first, so the
-    check finds nothing new. Then nine times as many alerted rows are
-    added for keys that are no longer candidates (sources alerted long
-    ago and deleted since), with the candidates unchanged: the check's
-    time must not grow with them. The floor does the same work on its
-    own copy.
-    """
+    """The nothing-new alert check on a catalogue of `rows` (N/10)."""
     catalogue = work / "catalogue.csv"
     make_catalogue(catalogue, rows)
     project = make_project(work, catalogue)
-    ours_db = work / "bench.db"
     measure(project, "load")
     measure(project, "step", "Magnitude", "Classify")
     measure(project, "alert", "Bright")
@@ -220,23 +224,11 @@ def nothing_new_scaling(work: Path, rows: int) -> dict:
     floor.step_magnitude(floor_db)
     floor.step_classify(floor_db)
     floor.alert(floor_db, work / "floor.log")
-
-    def check():
-        ours = min(_ours(project, "alert", "Bright")[0]
-                   for _ in range(TRIES))
-        base = min(floor.alert(floor_db, work / "floor.log")[0]
-                   for _ in range(TRIES))
-        return ours, base, _count(ours_db)
-
-    seconds, floor_seconds, alerted = check()
-    for database in (ours_db, floor_db):
-        _add_old_alerts(database, first_id=rows + 1, count=9 * alerted)
-    grown, grown_floor, grown_alerted = check()
+    seconds = min(_ours(project, "alert", "Bright")[0] for _ in range(TRIES))
+    floor_seconds = min(floor.alert(floor_db, work / "floor.log")[0]
+                        for _ in range(TRIES))
     return {"seconds": seconds, "floor_seconds": floor_seconds,
-            "alerted_before": alerted, "grown_seconds": grown,
-            "grown_floor_seconds": grown_floor,
-            "grown_alerted_before": grown_alerted,
-            "growth": grown / seconds}
+            "alerted_before": _count(work / "bench.db")}
 
 
 def _add_old_alerts(database: Path, first_id: int, count: int) -> None:
@@ -338,6 +330,13 @@ def report(results: dict) -> None:
             print(f"  {name:<30} {fig['rows_per_second']:>10,.0f} rows/s   "
                   f"floor {fig['floor_rows_per_second']:>10,.0f} rows/s   "
                   f"ratio {fig['ratio']:.3f} (target >= {target})")
+        elif "growth" in fig:
+            print(f"  {'  same, 10x the history':<30} "
+                  f"{fig['seconds']:>10.3f} s with "
+                  f"{fig['alerted_before']:,} alerted before (floor "
+                  f"{fig['floor_seconds']:.3f} s): {fig['growth']:.2f} "
+                  f"times the time, the floor {fig['floor_growth']:.2f} "
+                  "(target: no more than the floor's)")
         else:
             print(f"  {name:<30} {fig['seconds']:>10.3f} s with "
                   f"{fig['alerted_before']:,} alerted before (floor "
@@ -348,12 +347,6 @@ def report(results: dict) -> None:
         print(f"  {'  same, N/10':<30} {small['seconds']:>10.3f} s with "
               f"{small['alerted_before']:,} alerted before (floor "
               f"{small['floor_seconds']:.3f} s)")
-        print(f"  {'  same, N/10, 10x history':<30} "
-              f"{small['grown_seconds']:>10.3f} s with "
-              f"{small['grown_alerted_before']:,} alerted before (floor "
-              f"{small['grown_floor_seconds']:.3f} s): "
-              f"{small['growth']:.2f} times the time "
-              f"(target <= {TARGETS['nothing_new_growth']})")
     par = results.get("parallelism")
     if par:
         print(f"\n  parallelism ({par['rows']:,} rows of CPU-heavy steps)")
