@@ -577,8 +577,8 @@ def _quiet_gc():
     pipeline's modules, mappers, compiled statements) again and again;
     freezing what exists at start takes them out of those walks. Garbage
     made during the run is still collected. No collection is run first:
-    it would cost some 20 ms a run, and garbage frozen with the rest is
-    only kept until the run ends.
+    it would cost some 20 ms a run, and garbage frozen with the rest
+    becomes collectable again when the run ends.
     """
     gc.freeze()
     thresholds = gc.get_threshold()
