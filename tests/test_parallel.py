@@ -36,13 +36,15 @@ def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend):
     assert _statistics(url) == EXPECTED_MEANS
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
 def test_parallel_writers_never_see_locks(tmp_path, backend, request):
     """Two steps writing the same rows, one of them in three processes,
     plus a second `corral run` started at the same time. File databases
-    take turns through the lock file; PostgreSQL needs none."""
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgres_url")
+    take turns through the lock file; the servers need none."""
+    servers = {"postgresql": "postgres_url", "mysql": "mysql_url"}
+    if backend in servers:
+        url = request.getfixturevalue(servers[backend])
     else:
         suffix = "db" if backend == "sqlite" else "duckdb"
         url = f"{backend}:///{tmp_path / ('items.' + suffix)}"
@@ -64,7 +66,7 @@ def test_parallel_writers_never_see_locks(tmp_path, backend, request):
     assert query(url, 'SELECT COUNT(*), SUM(other) FROM "Item"')[0] == (
         600, 600)
     lock_file = tmp_path / f"items.{'db' if backend == 'sqlite' else 'duckdb'}.lock"
-    assert lock_file.exists() == (backend != "postgresql")
+    assert lock_file.exists() == (backend not in servers)
 
 
 def test_partition_slices_cover_every_row_once(tmp_path):
@@ -117,3 +119,48 @@ def test_lssteps_shows_processes_and_debug_process(tmp_path):
     plan = run_corral("plan", cwd=project)
     assert plan.returncode == 0, plan
     assert table_rows(plan.stdout)[1] == ["Other", "step", "2", "3", "0"]
+
+
+def _make_framework_tables(url, barrier, answers):
+    import sqlalchemy as sa
+
+    from corral_lib.run.runner import ensure_framework_tables
+
+    engine = sa.create_engine(url)
+    barrier.wait()
+    try:
+        ensure_framework_tables(engine)
+        answers.put("ok")
+    except Exception as exc:  # reported to the test, which fails on it
+        answers.put(repr(exc))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mysql_url"])
+def test_runs_starting_together_on_a_server_all_get_the_tables(
+        request, server):
+    """Servers get no lock file, so several `corral run`s started at once
+    on a new database all try to make the framework tables; MariaDB makes
+    them outside any transaction, one after the other."""
+    import multiprocessing
+
+    url = request.getfixturevalue(server)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    answers = context.Queue()
+    workers = [
+        context.Process(target=_make_framework_tables,
+                        args=(url, barrier, answers))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    got = [answers.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert got == ["ok"] * 4
+    tables = {name for (name,) in query(
+        url, "SELECT table_name FROM information_schema.tables")}
+    assert {"__corral_failures__", "__corral_runs__",
+            "__corral_alerted__"} <= tables

@@ -225,7 +225,10 @@ def set_setting(project: Path, name: str, value) -> None:
 
 
 def query(url: str, sql: str):
+    """Rows of `sql`, its "quoted" names quoted as the database wants."""
     engine = sa.create_engine(url)
+    if engine.dialect.name in ("mysql", "mariadb"):
+        sql = sql.replace('"', "`")
     try:
         with engine.connect() as conn:
             return conn.exec_driver_sql(sql).all()

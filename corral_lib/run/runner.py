@@ -615,19 +615,31 @@ def ensure_framework_tables(engine) -> None:
     if engine in _tables_checked:
         return
     tables = [Failure.__table__, RunRecord.__table__, Alerted.__table__]
+    error = None
     with lock_for(engine):
-        existing = set(sa.inspect(engine).get_table_names())
-        missing = [t for t in tables if t.name not in existing]
-        try:
-            if missing:
-                db.Model.metadata.create_all(engine, tables=missing,
-                                             checkfirst=False)
-        except sa.exc.SQLAlchemyError:
-            # Another process of a server database made them meanwhile.
+        for attempt in range(_TABLE_ATTEMPTS):
             existing = set(sa.inspect(engine).get_table_names())
-            if any(t.name not in existing for t in missing):
-                raise
+            missing = [t for t in tables if t.name not in existing]
+            if not missing:
+                break
+            if attempt:
+                time.sleep(0.1 * attempt)
+            for table in missing:
+                try:
+                    table.create(engine, checkfirst=True)
+                except sa.exc.SQLAlchemyError as exc:
+                    # Servers get no lock file: another `corral run` may
+                    # be making the same table (on MariaDB, outside any
+                    # transaction, one table after the other). Look again.
+                    error = exc
+        else:
+            raise error
     _tables_checked.add(engine)
+
+
+#: How many times ensure_framework_tables() looks for tables that another
+#: process may be creating at the same moment.
+_TABLE_ATTEMPTS = 5
 
 
 class _History:
