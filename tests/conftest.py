@@ -122,13 +122,20 @@ def duckdb_url(tmp_path):
     return f"duckdb:///{tmp_path / 'pipeline.duckdb'}"
 
 
+#: The file suffix of each embedded backend's database.
+FILE_SUFFIXES = {"sqlite": "db", "duckdb": "duckdb"}
+SERVER_FIXTURES = {"postgresql": "postgres_url", "mysql": "mysql_url"}
+
+
+def backend_url(request, tmp_path, backend: str, stem: str = "pipeline"):
+    """A database of `backend` for one test: the file `stem.<suffix>` in
+    tmp_path, or a fresh server database (skipped when unreachable)."""
+    if backend in SERVER_FIXTURES:
+        return request.getfixturevalue(SERVER_FIXTURES[backend])
+    return f"{backend}:///{tmp_path / (stem + '.' + FILE_SUFFIXES[backend])}"
+
+
 @pytest.fixture(params=["sqlite", "duckdb", "postgresql", "mysql"])
 def any_backend_url(request, tmp_path):
     """Each backend in turn (servers skip when unreachable)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pipeline.db'}"
-    if request.param == "duckdb":
-        return request.getfixturevalue("duckdb_url")
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return request.getfixturevalue("mysql_url")
+    return backend_url(request, tmp_path, request.param)

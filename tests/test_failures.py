@@ -3,7 +3,7 @@ and can be retried or forgotten; STRICT restores stop-at-first-error."""
 
 import pytest
 
-from conftest import run_corral
+from conftest import backend_url, run_corral
 from test_run_support import (
     make_items_pipeline,
     query,
@@ -13,11 +13,11 @@ from test_run_support import (
 )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
 def test_one_bad_row_is_recorded_and_the_others_processed(tmp_path,
-                                                          backend):
-    suffix = "db" if backend == "sqlite" else "duckdb"
-    url = f"{backend}:///{tmp_path / ('items.' + suffix)}"
+                                                          backend, request):
+    url = backend_url(request, tmp_path, backend, "items")
     project = make_items_pipeline(tmp_path, url, items=50, BAD_IDS=[17],
                                   CHUNK_SIZE=10, FAILURE_RETRIES=2)
     result = run_corral("run", "--sync", cwd=project)

@@ -5,16 +5,23 @@ import sys
 
 import pytest
 
-from conftest import ROOT, make_pipeline, run_corral
+from conftest import (
+    FILE_SUFFIXES,
+    ROOT,
+    backend_url,
+    make_pipeline,
+    run_corral,
+)
 from test_cli_run import EXPECTED_MEANS, _statistics
 from test_run_support import make_items_pipeline, query, table_rows, times
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
-def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend):
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
+def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend,
+                                                   request):
     """The iris steps feed each other: parallel rounds finish the chain."""
-    suffix = "db" if backend == "sqlite" else "duckdb"
-    url = f"{backend}:///{tmp_path / ('iris.' + suffix)}"
+    url = backend_url(request, tmp_path, backend, "iris")
     project = make_pipeline(tmp_path, connection=url)
     if backend == "sqlite":
         # run-all: the loader, then the steps, then the alerts.
@@ -42,12 +49,7 @@ def test_parallel_writers_never_see_locks(tmp_path, backend, request):
     """Two steps writing the same rows, one of them in three processes,
     plus a second `corral run` started at the same time. File databases
     take turns through the lock file; the servers need none."""
-    servers = {"postgresql": "postgres_url", "mysql": "mysql_url"}
-    if backend in servers:
-        url = request.getfixturevalue(servers[backend])
-    else:
-        suffix = "db" if backend == "sqlite" else "duckdb"
-        url = f"{backend}:///{tmp_path / ('items.' + suffix)}"
+    url = backend_url(request, tmp_path, backend, "items")
     project = make_items_pipeline(tmp_path, url, items=600,
                                   steps=("Mark", "Other"), CHUNK_SIZE=50)
     second = subprocess.Popen(
@@ -65,8 +67,10 @@ def test_parallel_writers_never_see_locks(tmp_path, backend, request):
     assert set(times(url).values()) == {1}
     assert query(url, 'SELECT COUNT(*), SUM(other) FROM "Item"')[0] == (
         600, 600)
-    lock_file = tmp_path / f"items.{'db' if backend == 'sqlite' else 'duckdb'}.lock"
-    assert lock_file.exists() == (backend not in servers)
+    if backend in FILE_SUFFIXES:
+        assert (tmp_path / f"items.{FILE_SUFFIXES[backend]}.lock").exists()
+    else:
+        assert not list(tmp_path.glob("*.lock"))
 
 
 def test_partition_slices_cover_every_row_once(tmp_path):
