@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, run_corral
+import pytest
+
+from conftest import ROOT, backend_url, run_corral
 from test_run_support import make_items_pipeline, times
 
 
@@ -31,8 +33,11 @@ def _wait_for(path, process, seconds=120):
         time.sleep(0.05)
 
 
-def test_sigkill_halfway_then_rerun_processes_every_row_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'items.db'}"
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
+def test_sigkill_halfway_then_rerun_processes_every_row_once(
+        tmp_path, backend, request):
+    url = backend_url(request, tmp_path, backend, "items")
     project = make_items_pipeline(tmp_path, url, items=100, CHUNK_SIZE=10,
                                   PAUSE_AT=55)
     run = _start(project, "run", "--procs", "2")
