@@ -168,3 +168,19 @@ def test_runs_starting_together_on_a_server_all_get_the_tables(
         url, "SELECT table_name FROM information_schema.tables")}
     assert {"__corral_failures__", "__corral_runs__",
             "__corral_alerted__"} <= tables
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_rounds_go_on_when_a_step_flushed_its_changes_itself(tmp_path,
+                                                             sync):
+    """Follow reads what Lookup writes but comes first in settings.STEPS,
+    so the chain needs a second round. Lookup's queries autoflush its
+    changes before the chunk is written: they are changes all the same,
+    and the round after them must run."""
+    url = f"sqlite:///{tmp_path / 'items.db'}"
+    project = make_items_pipeline(tmp_path, url, items=30,
+                                  steps=("Follow", "Lookup"), CHUNK_SIZE=10)
+    result = run_corral("run", *(["--sync"] if sync else []), cwd=project)
+    assert result.returncode == 0, result
+    assert query(url, 'SELECT times, other, COUNT(*) FROM "Item" '
+                      "GROUP BY times, other") == [(1, 1, 30)]

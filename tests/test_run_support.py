@@ -106,6 +106,28 @@ class Other(run.Step):
         item.other = 1
 
 
+class Lookup(run.Step):
+    """Counts a visit, then queries: the query autoflushes the change."""
+
+    model = models.Item
+    conditions = [models.Item.times == 0]
+
+    def process(self, item):
+        item.times += 1
+        self.session.query(models.Item).filter(
+            models.Item.id == item.id).one()
+
+
+class Follow(run.Step):
+    """Reads what Lookup or Mark wrote: the second step of a chain."""
+
+    model = models.Item
+    conditions = [models.Item.times > 0, models.Item.other == 0]
+
+    def process(self, item):
+        item.other = 1
+
+
 class TagStep(run.Step):
     model = models.Tag
     conditions = [models.Tag.times == 0]

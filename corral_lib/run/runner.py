@@ -495,8 +495,33 @@ def _pending_changes(session) -> int:
     return len(session.new) + len(session.deleted) + dirty
 
 
+# session.info key: objects written by the ORM's flushes since the count
+# was last taken (see _count_flushed).
+_FLUSHED = "corral_flushed"
+
+
+def _count_flushed(session, flush_context) -> None:
+    """after_flush hook of a run's session: count what the flush wrote.
+
+    A query inside process() flushes the chunk's changes so far
+    (autoflush), before the runner writes the chunk; they must still
+    count as changes, or the rounds of a chain of steps would stop early.
+    After a flush the session still shows what it was about to write.
+    """
+    session.info[_FLUSHED] = (
+        session.info.get(_FLUSHED, 0) + _pending_changes(session)
+    )
+
+
+def _take_flushed(session) -> int:
+    """Objects the ORM's flushes wrote since the last call."""
+    return session.info.pop(_FLUSHED, 0)
+
+
 def _write_chunk(session, objects=None) -> int:
-    """Flush the chunk (plain changes in bulk) and commit; count changes.
+    """Flush the chunk (plain changes in bulk) and commit; count changes:
+    the bulk ones, and those the ORM's flushes wrote since the chunk began
+    (the caller took the count when it began).
 
     The caller holds the write lock.
     """
@@ -504,8 +529,8 @@ def _write_chunk(session, objects=None) -> int:
     if _BULK_UPDATES:
         changed, _ = bulk.flush_updates(session, objects)
     if session.new or session.deleted or session.dirty:
-        changed += _pending_changes(session)
         session.flush()
+    changed += _take_flushed(session)
     session.commit()
     return changed
 
@@ -828,6 +853,7 @@ def _step_chunk(processor, session, lock, objects, keys, result,
         return
     created = 0
     failure = None
+    _take_flushed(session)  # count the chunk's own flushes only
     # The loop below runs once per row: names are looked up once here.
     process = processor.process
     stop = options.stop
@@ -893,14 +919,15 @@ def _careful_step_chunk(processor, session, lock, keys, result, options,
                     _note_failure(result, key, exc)
                     break
                 savepoint = session.begin_nested() if nested else None
+                _take_flushed(session)  # this attempt's flushes only
                 try:
                     created = 0
                     for item in _outputs(processor, processor.process(obj),
                                          obj):
                         session.add(item)
                         created += 1
-                    changed = _pending_changes(session)
                     session.flush()
+                    changed = _take_flushed(session)
                     if options.only_failed:
                         _forget_failure(session, type(processor), key)
                     if nested:
@@ -1050,6 +1077,7 @@ def _run(processor_cls, result: RunResult, options: RunOptions,
             history = _History(engine, result)
             history.start()
         session = db.Session(bind=engine)
+        sa.event.listen(session, "after_flush", _count_flushed)
         with _quiet_gc():
             body(processor_cls, session, lock_for(engine), result, options)
     except Stopped:
