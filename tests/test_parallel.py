@@ -184,3 +184,20 @@ def test_rounds_go_on_when_a_step_flushed_its_changes_itself(tmp_path,
     assert result.returncode == 0, result
     assert query(url, 'SELECT times, other, COUNT(*) FROM "Item" '
                       "GROUP BY times, other") == [(1, 1, 30)]
+
+
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
+def test_an_alert_in_three_processes_sends_each_row_once(tmp_path, backend,
+                                                         request):
+    url = backend_url(request, tmp_path, backend, "items")
+    project = make_items_pipeline(tmp_path, url, items=300, CHUNK_SIZE=25)
+    assert run_corral("run", "--sync", cwd=project).returncode == 0
+    for _ in range(2):  # the second finds nothing new
+        sent = run_corral("check-alerts", "--procs", "3", cwd=project)
+        assert sent.returncode == 0, sent
+        assert "locked" not in sent.stderr.lower()
+    lines = (project / "shout.log").read_text().splitlines()
+    assert sorted(lines) == sorted(f"item {i}" for i in range(1, 301))
+    assert query(url, "SELECT COUNT(*), COUNT(DISTINCT model_ids) FROM "
+                      "__corral_alerted__") == [(300, 300)]
