@@ -54,8 +54,11 @@ def test_sigkill_halfway_then_rerun_processes_every_row_once(
     assert set(times(url).values()) == {1}
 
 
-def test_sigterm_rolls_back_the_current_chunk_and_exits_143(tmp_path):
-    url = f"sqlite:///{tmp_path / 'items.db'}"
+@pytest.mark.parametrize("backend",
+                         ["sqlite", "duckdb", "postgresql", "mysql"])
+def test_sigterm_rolls_back_the_current_chunk_and_exits_143(
+        tmp_path, backend, request):
+    url = backend_url(request, tmp_path, backend, "items")
     project = make_items_pipeline(tmp_path, url, items=60, CHUNK_SIZE=10,
                                   PAUSE_AT=35)
     run = _start(project, "run")
