@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import operator
+from itertools import repeat
 
 import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipDirection
@@ -207,7 +208,14 @@ def _convert(rows, processors) -> list:
     columns = list(zip(*rows))
     for i, process in enumerate(processors):
         if process is not None:
-            columns[i] = list(map(process, columns[i]))
+            column = columns[i]
+            first = column[0]
+            if all(map(operator.is_, column, repeat(first))):
+                # One object in every row (a chunk's timestamp, say):
+                # converted once. The test stops at the first other one.
+                columns[i] = (process(first),) * len(column)
+            else:
+                columns[i] = list(map(process, column))
     return list(zip(*columns))
 
 

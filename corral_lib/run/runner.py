@@ -548,7 +548,7 @@ def _record_failure(session, processor_cls, key: str, exc, trace: str,
                     attempts: int) -> None:
     """Add or update the failure row of `key` (flushed with the chunk)."""
     path = processor_cls.retrieve_python_path()
-    table = processor_cls.model.__table__.name
+    table = str(processor_cls.model.__table__.name)
     existing = session.scalars(
         sa.select(Failure).where(
             Failure.processor == path, Failure.model_table == table,
@@ -1001,7 +1001,9 @@ def _record_alerted(processor, session, lock, sent, failed, result,
                     options) -> None:
     alert_cls = type(processor)
     path = alert_cls.retrieve_python_path()
-    table_name = processor.model.__table__.name
+    # str(): a Table's name is a quoted_name, a str subclass that the
+    # sqlite3 driver adapts per row through a slow attribute lookup.
+    table_name = str(processor.model.__table__.name)
     now = _utcnow()
     names = ("alert_path", "model_table", "model_ids", "created_at")
     rows = [(path, table_name, key, now) for key in sent]
