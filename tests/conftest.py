@@ -125,6 +125,8 @@ def duckdb_url(tmp_path):
 #: The file suffix of each embedded backend's database.
 FILE_SUFFIXES = {"sqlite": "db", "duckdb": "duckdb"}
 SERVER_FIXTURES = {"postgresql": "postgres_url", "mysql": "mysql_url"}
+#: Every backend Corral runs on, for @pytest.mark.parametrize.
+BACKENDS = [*FILE_SUFFIXES, *SERVER_FIXTURES]
 
 
 def backend_url(request, tmp_path, backend: str, stem: str = "pipeline"):
@@ -135,7 +137,7 @@ def backend_url(request, tmp_path, backend: str, stem: str = "pipeline"):
     return f"{backend}:///{tmp_path / (stem + '.' + FILE_SUFFIXES[backend])}"
 
 
-@pytest.fixture(params=["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.fixture(params=BACKENDS)
 def any_backend_url(request, tmp_path):
     """Each backend in turn (servers skip when unreachable)."""
     return backend_url(request, tmp_path, request.param)

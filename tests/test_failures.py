@@ -3,7 +3,7 @@ and can be retried or forgotten; STRICT restores stop-at-first-error."""
 
 import pytest
 
-from conftest import backend_url, run_corral
+from conftest import BACKENDS, backend_url, run_corral
 from test_run_support import (
     make_items_pipeline,
     query,
@@ -13,8 +13,7 @@ from test_run_support import (
 )
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_one_bad_row_is_recorded_and_the_others_processed(tmp_path,
                                                           backend, request):
     url = backend_url(request, tmp_path, backend, "items")

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import (
+    BACKENDS,
     FILE_SUFFIXES,
     ROOT,
     backend_url,
@@ -16,8 +17,7 @@ from test_cli_run import EXPECTED_MEANS, _statistics
 from test_run_support import make_items_pipeline, query, table_rows, times
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend,
                                                    request):
     """The iris steps feed each other: parallel rounds finish the chain."""
@@ -43,8 +43,7 @@ def test_parallel_run_gives_the_data_of_a_sync_run(tmp_path, backend,
     assert _statistics(url) == EXPECTED_MEANS
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_parallel_writers_never_see_locks(tmp_path, backend, request):
     """Two steps writing the same rows, one of them in three processes,
     plus a second `corral run` started at the same time. File databases
@@ -73,8 +72,9 @@ def test_parallel_writers_never_see_locks(tmp_path, backend, request):
         assert not list(tmp_path.glob("*.lock"))
 
 
-def test_partition_slices_cover_every_row_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'items.db'}"
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_partition_slices_cover_every_row_once(tmp_path, backend, request):
+    url = backend_url(request, tmp_path, backend, "items")
     project = make_items_pipeline(tmp_path, url, items=90, tags=40,
                                   steps=("Mark", "TagStep"))
     one = run_corral("run", "--partition", "1/3", "--once", cwd=project)
@@ -186,8 +186,7 @@ def test_rounds_go_on_when_a_step_flushed_its_changes_itself(tmp_path,
                       "GROUP BY times, other") == [(1, 1, 30)]
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_alert_in_three_processes_sends_each_row_once(tmp_path, backend,
                                                          request):
     url = backend_url(request, tmp_path, backend, "items")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, backend_url, run_corral
+from conftest import BACKENDS, ROOT, backend_url, run_corral
 from test_run_support import make_items_pipeline, times
 
 
@@ -33,8 +33,7 @@ def _wait_for(path, process, seconds=120):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_sigkill_halfway_then_rerun_processes_every_row_once(
         tmp_path, backend, request):
     url = backend_url(request, tmp_path, backend, "items")
@@ -54,8 +53,7 @@ def test_sigkill_halfway_then_rerun_processes_every_row_once(
     assert set(times(url).values()) == {1}
 
 
-@pytest.mark.parametrize("backend",
-                         ["sqlite", "duckdb", "postgresql", "mysql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_sigterm_rolls_back_the_current_chunk_and_exits_143(
         tmp_path, backend, request):
     url = backend_url(request, tmp_path, backend, "items")
