@@ -92,13 +92,28 @@ def test_load_chunk_and_flush_updates_match_the_orm(session):
     objects[0].mag = 40.0
     objects[1].mag = 5.0  # the same value: not a change
     objects[2].flag = 1
+    # One key set to what it was, one changed: only the change is written.
+    objects[3].mag = 7.0
+    objects[3].flag = 2
+    updates = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE"):
+            rows = len(parameters) if executemany else 1
+            updates.append((statement.split(" WHERE")[0], rows))
+
+    sa.event.listen(session.get_bind(), "before_cursor_execute", seen)
     changed, left = bulk.flush_updates(session, objects)
-    assert (changed, left) == (2, 0)
+    sa.event.remove(session.get_bind(), "before_cursor_execute", seen)
+    assert (changed, left) == (3, 0)
+    assert sorted(updates) == [("UPDATE bulk_star SET flag=?", 2),
+                               ("UPDATE bulk_star SET mag=?", 1)]
     assert not session.dirty
     session.commit()
     assert session.execute(sa.text(
-        "SELECT mag, flag FROM bulk_star WHERE id IN (4, 5, 6) ORDER BY id"
-    )).all() == [(40.0, 7), (5.0, 7), (6.0, 1)]
+        "SELECT mag, flag FROM bulk_star WHERE id IN (4, 5, 6, 7) "
+        "ORDER BY id"
+    )).all() == [(40.0, 7), (5.0, 7), (6.0, 1), (7.0, 2)]
     # Already in the session: the ORM loads that page.
     assert bulk.load_chunk(session, mapper, first) is None
 

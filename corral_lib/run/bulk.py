@@ -52,8 +52,7 @@ def usable() -> bool:
 
     return all(
         hasattr(InstanceState, name)
-        for name in ("_strong_obj", "modified", "expired",
-                     "_commit_all_states")
+        for name in ("_strong_obj", "modified", "expired")
     ) and hasattr(Session().identity_map, "_modified")
 
 
@@ -452,9 +451,6 @@ def flush_updates(session, objects=None) -> tuple[int, int]:
                 continue
         # Some keys changed and some not, or types that compare otherwise.
         changed = _changed_keys(info, committed, values)
-        if changed is None:
-            left += 1
-            continue
         clean.append(state)
         if changed:
             shapes.setdefault(
@@ -502,20 +498,21 @@ def _mark_clean(states, identity_map) -> None:
     identity_map._modified.difference_update(states)
 
 
-def _changed_keys(info, committed, values) -> list | None:
-    """The keys whose values changed, asking each column type to compare;
-    None when a change is one the bulk UPDATE cannot write (a primary key,
-    or an attribute that is not a column of the table)."""
+def _changed_keys(info, committed, values) -> list:
+    """The keys whose values changed, asking each column type to compare.
+
+    Every key is a plain column of the table that is not part of the
+    primary key: _shape() has sent the other objects to the ORM.
+    """
     changed = []
     for key, old in committed.items():
-        column = info.columns.get(key)
-        if column is None or key in info.pk_keys:
-            return None
         if key in info.exact_compare:
             same = old is not NO_VALUE and old == values[key]
         else:
             try:
-                same = bool(column.type.compare_values(old, values[key]))
+                same = bool(
+                    info.columns[key].type.compare_values(old, values[key])
+                )
             except Exception:
                 same = False
         if not same:
