@@ -640,16 +640,19 @@ def ensure_framework_tables(engine) -> None:
     if engine in _tables_checked:
         return
     tables = [Failure.__table__, RunRecord.__table__, Alerted.__table__]
+
+    def missing():
+        existing = set(sa.inspect(engine).get_table_names())
+        return [t for t in tables if t.name not in existing]
+
     error = None
     with lock_for(engine):
         for attempt in range(_TABLE_ATTEMPTS):
-            existing = set(sa.inspect(engine).get_table_names())
-            missing = [t for t in tables if t.name not in existing]
-            if not missing:
+            absent = missing()
+            if not absent:
                 break
-            if attempt:
-                time.sleep(0.1 * attempt)
-            for table in missing:
+            time.sleep(0.1 * attempt)
+            for table in absent:
                 try:
                     table.create(engine, checkfirst=True)
                 except sa.exc.SQLAlchemyError as exc:
@@ -658,7 +661,15 @@ def ensure_framework_tables(engine) -> None:
                     # transaction, one table after the other). Look again.
                     error = exc
         else:
-            raise error
+            absent = missing()
+            if absent:
+                if error is not None:
+                    raise error
+                raise CorralError(
+                    "could not make the framework tables "
+                    f"{', '.join(t.name for t in absent)}; check that the "
+                    "database user may create tables"
+                )
     _tables_checked.add(engine)
 
 
