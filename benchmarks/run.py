@@ -179,10 +179,7 @@ def throughput(work: Path, rows: int) -> dict:
         our_tries.append(_ours(project, "alert", "Bright"))
     figures["alert (half alerted before)"] = _pair(*_best(our_tries),
                                                    *_best(floor_tries))
-    floor_s = min(floor.alert(floor_db, work / "floor.log")[0]
-                  for _ in range(QUICK_TRIES))
-    again = min(_ours(project, "alert", "Bright")[0]
-                for _ in range(QUICK_TRIES))
+    again, floor_s = _nothing_new(project, floor_db, work / "floor.log")
     alerted = _count(ours_db)
     figures["alert again, nothing new"] = {
         "seconds": again, "rows": 0, "floor_seconds": floor_s,
@@ -196,10 +193,7 @@ def throughput(work: Path, rows: int) -> dict:
     # not in proportion to the history.
     for database in (floor_db, ours_db):
         _add_old_alerts(database, first_id=rows + 1, count=9 * alerted)
-    floor_grown = min(floor.alert(floor_db, work / "floor.log")[0]
-                      for _ in range(QUICK_TRIES))
-    grown = min(_ours(project, "alert", "Bright")[0]
-                for _ in range(QUICK_TRIES))
+    grown, floor_grown = _nothing_new(project, floor_db, work / "floor.log")
     figures["alert again, 10x the history"] = {
         "seconds": grown, "rows": 0, "floor_seconds": floor_grown,
         "alerted_before": _count(ours_db), "growth": grown / again,
@@ -237,12 +231,20 @@ def nothing_new_scaling(work: Path, rows: int) -> dict:
     floor.step_magnitude(floor_db)
     floor.step_classify(floor_db)
     floor.alert(floor_db, work / "floor.log")
-    seconds = min(_ours(project, "alert", "Bright")[0]
-                  for _ in range(QUICK_TRIES))
-    floor_seconds = min(floor.alert(floor_db, work / "floor.log")[0]
-                        for _ in range(QUICK_TRIES))
+    seconds, floor_seconds = _nothing_new(project, floor_db,
+                                          work / "floor.log")
     return {"seconds": seconds, "floor_seconds": floor_seconds,
             "alerted_before": _count(work / "bench.db")}
+
+
+def _nothing_new(project: Path, floor_db: Path, floor_log: Path):
+    """(ours, floor's) seconds of an alert check that finds nothing new,
+    each the best of QUICK_TRIES, taking turns."""
+    ours, base = [], []
+    for _ in range(QUICK_TRIES):
+        ours.append(_ours(project, "alert", "Bright")[0])
+        base.append(floor.alert(floor_db, floor_log)[0])
+    return min(ours), min(base)
 
 
 def _add_old_alerts(database: Path, first_id: int, count: int) -> None:
@@ -262,8 +264,8 @@ def parallelism(work: Path, rows: int) -> dict:
              ("Magnitude", "Classify", "HeavyA", "HeavyB")]
     # Enough arithmetic per row (about 0.4 ms; some ten seconds a step,
     # as a real CPU-heavy step takes minutes) that the work, not the
-    # start and stop of the worker processes (about 0.35 s, paid once per
-    # run), is what is timed.
+    # start of the worker processes (about 0.3 s, paid once per run), is
+    # what is timed.
     project = make_project(work, catalogue, STEPS=steps, HEAVY_ROUNDS=4000)
     measure(project, "load")
     load_before = os.getloadavg()[0]
