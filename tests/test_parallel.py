@@ -1,14 +1,17 @@
 """Parallel runs: worker processes, partitions, rounds and the file lock."""
 
+import multiprocessing
 import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import (
     BACKENDS,
     FILE_SUFFIXES,
     ROOT,
+    SERVER_FIXTURES,
     backend_url,
     make_pipeline,
     run_corral,
@@ -126,8 +129,6 @@ def test_lssteps_shows_processes_and_debug_process(tmp_path):
 
 
 def _make_framework_tables(url, barrier, answers):
-    import sqlalchemy as sa
-
     from corral_lib.run.runner import ensure_framework_tables
 
     engine = sa.create_engine(url)
@@ -141,14 +142,12 @@ def _make_framework_tables(url, barrier, answers):
         engine.dispose()
 
 
-@pytest.mark.parametrize("server", ["postgres_url", "mysql_url"])
+@pytest.mark.parametrize("server", SERVER_FIXTURES.values())
 def test_runs_starting_together_on_a_server_all_get_the_tables(
         request, server):
     """Servers get no lock file, so several `corral run`s started at once
     on a new database all try to make the framework tables; MariaDB makes
     them outside any transaction, one after the other."""
-    import multiprocessing
-
     url = request.getfixturevalue(server)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(4)

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import BACKENDS, ROOT, backend_url, run_corral
 from test_run_support import make_items_pipeline, times
@@ -101,8 +102,6 @@ def test_loop_processes_new_rows_until_stopped(tmp_path, backend, request):
         assert run.poll() is None, run.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    import sqlalchemy as sa
-
     engine = sa.create_engine(url)
     item = sa.table("Item", *(sa.column(c)
                               for c in ("id", "value", "times", "other")))
